@@ -1,0 +1,1 @@
+"""The pipeline around scratchnn: stages (fetch, prepare, train, evaluate) and their glue."""

@@ -1,0 +1,215 @@
+"""The configuration's schema, and loading it from ``params.yaml`` or from Hydra's ``conf/``.
+
+``conf/`` is the single source of truth. ``params.yaml`` is its composition (``dvc exp run``
+writes it, and so does ``python -m pipeline.params``), and the stages read it. Every load is
+checked against the dataclasses below, so a wrong key, type or value stops a stage before it
+reads any data, with the key's name in the message. Values ``conf/`` must give are MISSING here
+(``conf/`` holds the defaults); only an algorithm's own knobs (Adam's betas...) have defaults.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = PROJECT_ROOT / "conf"
+PARAMS_FILE = "params.yaml"
+
+
+class PipelineError(Exception):
+    """An error a user can fix (bad input, bad configuration); printed without a traceback."""
+
+
+class ConfigError(PipelineError, ValueError):
+    """A configuration that cannot run; the message names the key, the value and what is allowed."""
+
+
+class DType(Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+class InitializerName(Enum):
+    he_normal = "he_normal"
+    scaled_normal = "scaled_normal"
+
+
+class OptimizerName(Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+
+
+class ScheduleName(Enum):
+    constant = "constant"
+    inverse_time = "inverse_time"
+    step = "step"
+    exponential = "exponential"
+    cosine = "cosine"
+
+
+@dataclass
+class PathsConfig:
+    """Where stages write; ``dvc.yaml`` reads the same keys, so the two never disagree."""
+
+    raw: str = MISSING  # fetch's CSVs
+    prepared: str = MISSING  # prepare's arrays
+    model: str = MISSING  # the trained weights (.npz)
+    reports: str = MISSING  # history, metrics, predictions, report
+
+
+@dataclass
+class DataConfig:
+    """Where the CSVs are and how ``prepare`` splits them."""
+
+    train_csv: str = MISSING  # a label column named "label" and 784 pixel columns
+    test_csv: str = MISSING  # the same, the label column optional
+    val_size: int = MISSING  # rows held out from the shuffled training CSV for validation
+    seed: int = MISSING  # seeds the shuffle, hence which rows are held out
+
+
+@dataclass
+class ModelConfig:
+    hidden_sizes: list[int] = MISSING
+    initializer: InitializerName = MISSING
+    init_scale: float = 0.10  # scaled_normal only: weights = init_scale * N(0, 1)
+
+
+@dataclass
+class OptimizerConfig:
+    name: OptimizerName = MISSING
+    lr: float = MISSING  # the base rate that the schedule starts from
+    momentum: float = 0.9  # momentum only
+    beta1: float = 0.9  # adam only
+    beta2: float = 0.999  # adam only
+    eps: float = 1e-8  # adam only
+
+
+@dataclass
+class ScheduleConfig:
+    name: ScheduleName = MISSING
+    decay: float | None = None  # inverse_time; null means optimizer.lr / train.epochs (original)
+    step_size: int = 10  # step: epochs between drops
+    gamma: float = 0.5  # step and exponential: the factor per drop / per epoch
+    min_lr: float = 0.0  # cosine: the rate it decays towards
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = MISSING
+    batch_size: int | None = MISSING  # null: full batch (every step sees all training rows)
+    seed: int = MISSING  # seeds initial weights and batch order
+    weight_decay: float = MISSING  # L2 penalty wd/2·|θ|², on every parameter
+
+
+@dataclass
+class Config:
+    dtype: DType = MISSING  # of prepared data, weights and arithmetic
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _check(condition: bool, key: str, value: Any, allowed: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def check_ranges(cfg: Config) -> None:
+    """Values the types admit but training cannot use."""
+    _check(cfg.data.val_size >= 1, "data.val_size", cfg.data.val_size, "it must be >= 1")
+    _check(
+        len(cfg.model.hidden_sizes) >= 1,
+        "model.hidden_sizes",
+        cfg.model.hidden_sizes,
+        "give at least one hidden layer size, e.g. [128, 64]",
+    )
+    for i, size in enumerate(cfg.model.hidden_sizes):
+        _check(size >= 1, f"model.hidden_sizes[{i}]", size, "layer sizes must be >= 1")
+    _check(cfg.model.init_scale > 0, "model.init_scale", cfg.model.init_scale, "it must be > 0")
+    _check(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "it must be > 0")
+    _check(
+        0 <= cfg.optimizer.momentum < 1,
+        "optimizer.momentum",
+        cfg.optimizer.momentum,
+        "it must be in [0, 1)",
+    )
+    for key in ("beta1", "beta2"):
+        value = getattr(cfg.optimizer, key)
+        _check(0 <= value < 1, f"optimizer.{key}", value, "it must be in [0, 1)")
+    _check(cfg.optimizer.eps > 0, "optimizer.eps", cfg.optimizer.eps, "it must be > 0")
+    if cfg.schedule.decay is not None:
+        _check(cfg.schedule.decay >= 0, "schedule.decay", cfg.schedule.decay, "it must be >= 0")
+    _check(
+        cfg.schedule.step_size >= 1, "schedule.step_size", cfg.schedule.step_size, "it must be >= 1"
+    )
+    _check(cfg.schedule.gamma > 0, "schedule.gamma", cfg.schedule.gamma, "it must be > 0")
+    _check(
+        0 <= cfg.schedule.min_lr <= cfg.optimizer.lr,
+        "schedule.min_lr",
+        cfg.schedule.min_lr,
+        "it must be between 0 and optimizer.lr",
+    )
+    _check(cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "it must be >= 1")
+    _check(
+        cfg.train.weight_decay >= 0, "train.weight_decay", cfg.train.weight_decay, "it must be >= 0"
+    )
+    if cfg.train.batch_size is not None:
+        _check(
+            cfg.train.batch_size >= 1,
+            "train.batch_size",
+            cfg.train.batch_size,
+            "it must be >= 1, or null for full batch",
+        )
+
+
+def validate(raw: DictConfig | dict) -> Config:
+    """Check ``raw`` against the schema and return it as typed dataclasses."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None)
+        message = str(error).splitlines()[0]
+        where = f"{key}: " if key else ""
+        raise ConfigError(f"{where}{message}") from None
+    assert isinstance(cfg, Config)
+    check_ranges(cfg)
+    return cfg
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Config:
+    """Read and check ``params.yaml`` (what ``dvc repro`` tracks)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file; regenerate it with `python -m pipeline.params`")
+    try:
+        raw = OmegaConf.load(path)
+    except Exception as error:  # a YAML syntax error, reported with the file's name
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    try:
+        return validate(raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """Compose ``conf/config.yaml`` with Hydra overrides, as ``dvc exp run`` does."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+def to_yaml(raw: DictConfig) -> str:
+    """The text DVC writes to ``params.yaml`` for a composed config (interpolations resolved)."""
+    OmegaConf.resolve(raw)
+    return OmegaConf.to_yaml(raw)

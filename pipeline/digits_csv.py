@@ -1,0 +1,111 @@
+"""Reading digit CSVs: a ``label`` column (optional in test files) and 784 pixel columns, 0-255.
+
+Two layouts are read, told apart by their header: Kaggle's Digit Recognizer
+(``label,pixel0,...,pixel783``; its test.csv has no label) and the ``mnist_train.csv`` layout
+(``label,1x1,...,28x28``). Errors name the file, the line (1-based, the header is line 1) and
+the column, as a text editor shows them.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import PipelineError
+
+N_PIXELS = 28 * 28
+LABEL_COLUMN = "label"
+N_CLASSES = 10
+
+
+class DataError(PipelineError, ValueError):
+    """An input file that cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Digits:
+    pixels: np.ndarray  # (n, 784) uint8, row-major 28x28 images
+    labels: np.ndarray | None  # (n,) int64 in 0..9, or None for an unlabelled test file
+
+
+def _first_bad_line(path: Path, n_columns: int) -> str:
+    """Find the first line whose field count differs from the header's (slow; errors only)."""
+    opener = pd.io.common.get_handle(
+        path, "r", compression="infer", encoding="utf-8", errors="replace"
+    )
+    with opener as handle:
+        for line_number, row in enumerate(csv.reader(handle.handle), start=1):
+            if row and len(row) != n_columns:
+                return f"line {line_number} has {len(row)} fields, the header has {n_columns}"
+    return "the file could not be parsed as CSV"
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, engine="pyarrow")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except (ValueError, UnicodeDecodeError, OSError) as error:
+        try:
+            with pd.io.common.get_handle(path, "r", compression="infer", errors="replace") as h:
+                n_columns = len(next(csv.reader(io.StringIO(h.handle.readline()))))
+        except (OSError, StopIteration, EOFError):
+            raise DataError(f"{path}: not a readable CSV file ({error})") from None
+        raise DataError(f"{path}: {_first_bad_line(path, n_columns)}") from None
+
+
+def _check_integers(frame: pd.DataFrame, path: Path, low: int, high: int, what: str) -> np.ndarray:
+    """The frame as an int64 array, or an error naming the first bad cell's line and column."""
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_integer_dtype(values):
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        bad = numeric.isna() | (numeric != np.floor(numeric))
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: line {row + 2}, column {column!r}: {values.iloc[row]!r} is not an integer "
+            f"{what}"
+        )
+    array = frame.to_numpy(dtype=np.int64)
+    bad_cells = np.argwhere((array < low) | (array > high))
+    if len(bad_cells):
+        row, col = bad_cells[0]
+        raise DataError(
+            f"{path}: line {row + 2}, column {frame.columns[col]!r}: {array[row, col]} is outside "
+            f"{low}..{high} ({what})"
+        )
+    return array
+
+
+def read_digits_csv(path: str | Path, require_labels: bool) -> Digits:
+    """Read and check a digit CSV; ``require_labels`` makes the label column mandatory."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a CSV file")
+    frame = _read_frame(path)
+    has_labels = LABEL_COLUMN in frame.columns
+    if require_labels and not has_labels:
+        raise DataError(
+            f"{path}: no {LABEL_COLUMN!r} column in the header (first columns: "
+            f"{list(frame.columns[:3])}); a training file needs one"
+        )
+    pixel_columns = [c for c in frame.columns if c != LABEL_COLUMN]
+    if len(pixel_columns) != N_PIXELS:
+        raise DataError(
+            f"{path}: the header has {len(pixel_columns)} pixel columns, expected {N_PIXELS} "
+            f"(28x28) besides {LABEL_COLUMN!r}"
+        )
+    if len(frame) == 0:
+        raise DataError(f"{path}: the header has no rows under it")
+    pixels = _check_integers(frame[pixel_columns], path, 0, 255, "pixel value in 0..255")
+    labels = None
+    if has_labels:
+        labels = _check_integers(frame[[LABEL_COLUMN]], path, 0, N_CLASSES - 1, "label in 0..9")
+        labels = labels[:, 0]
+    return Digits(pixels=pixels.astype(np.uint8), labels=labels)

