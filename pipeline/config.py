@@ -7,13 +7,14 @@ reads any data, with the key's name in the message. Values ``conf/`` must give a
 (``conf/`` holds the defaults); only an algorithm's own knobs (Adam's betas...) have defaults.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -178,6 +179,9 @@ def validate(raw: DictConfig | dict) -> Config:
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None)
         message = str(error).splitlines()[0]
+        schema = getattr(error, "object_type", None)
+        if isinstance(error, ConfigKeyError) and dataclasses.is_dataclass(schema):
+            message += f"; allowed keys: {', '.join(f.name for f in dataclasses.fields(schema))}"
         where = f"{key}: " if key else ""
         raise ConfigError(f"{where}{message}") from None
     assert isinstance(cfg, Config)

@@ -52,14 +52,19 @@ def history_csv(history: list[sn.EpochMetrics]) -> str:
     return pd.DataFrame([vars(m) for m in history]).to_csv(index=False, float_format="%.6g")
 
 
+def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetrics]) -> None:
+    """The weights to ``paths.model`` and the per-epoch history to ``paths.reports``."""
+    with atomic_file(cfg.paths.model) as file:
+        sn.save_weights(network, file)
+    write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history))
+
+
 def main() -> None:
     cfg = load_params()
     network, history = train(
         cfg, on_epoch_end=lambda m: print(progress_line(m, cfg.train.epochs), flush=True)
     )
-    with atomic_file(cfg.paths.model) as file:
-        sn.save_weights(network, file)
-    write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history))
+    write_outputs(cfg, network, history)
     print(f"train: weights -> {cfg.paths.model}")
 
 

@@ -1,0 +1,97 @@
+import pytest
+from omegaconf import OmegaConf
+
+from pipeline.config import (
+    PARAMS_FILE,
+    PROJECT_ROOT,
+    ConfigError,
+    OptimizerName,
+    compose,
+    load_params,
+    to_yaml,
+    validate,
+)
+from pipeline.factory import build_schedule
+
+
+def test_params_yaml_is_the_composition_of_conf():
+    """params.yaml is what DVC tracks; conf/ is the source. Regenerate: python -m pipeline.params"""
+    assert (PROJECT_ROOT / PARAMS_FILE).read_text() == to_yaml(compose())
+
+
+def test_params_yaml_loads_and_validates():
+    cfg = load_params(PROJECT_ROOT / PARAMS_FILE)
+    assert cfg.model.hidden_sizes == [128, 64]
+    assert cfg.optimizer.name is OptimizerName.adam
+
+
+def test_experiment_seed_is_the_original_recipe():
+    cfg = validate(compose(["experiment=seed"]))
+    assert cfg.dtype.value == "float64"
+    assert cfg.optimizer.name is OptimizerName.sgd and cfg.optimizer.lr == 0.1
+    assert cfg.train.epochs == 300 and cfg.train.batch_size is None
+    assert cfg.train.weight_decay == 0.0
+    assert cfg.model.initializer.value == "scaled_normal" and cfg.model.init_scale == 0.10
+    assert cfg.model.hidden_sizes == [128, 64]
+    assert cfg.data.val_size == 1000
+    schedule = build_schedule(cfg)  # lr0 / (1 + (lr0 / epochs) * epoch)
+    assert schedule(0) == 0.1
+    assert schedule(299) == pytest.approx(0.1 / (1 + 0.1 / 300 * 299), rel=1e-12)
+
+
+def raw_with(dotted: str, value) -> dict:
+    raw = OmegaConf.to_container(compose())
+    node = raw
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("optimizer.lr", 0.0, r"optimizer.lr=0.0 is not allowed: it must be > 0"),
+        ("optimizer.lr", -1.0, r"optimizer.lr=-1.0"),
+        ("train.epochs", 0, r"train.epochs=0 .* >= 1"),
+        ("train.epochs", "ten", r"train.epochs.*'ten'"),
+        ("train.batch_size", 0, r"train.batch_size=0 .* or null for full batch"),
+        ("model.hidden_sizes", [], r"model.hidden_sizes=\[\] .* at least one"),
+        ("model.hidden_sizes", [128, 0], r"model.hidden_sizes\[1\]=0"),
+        ("optimizer.name", "adamw", r"optimizer.name.*adamw.*(sgd|SGD)"),
+        ("schedule.name", "linear", r"schedule.name.*linear.*cosine"),
+        ("data.val_size", 0, r"data.val_size=0"),
+        ("dtype", "float16", r"dtype.*float16"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(raw_with(key, value))
+
+
+def test_unknown_key_is_named():
+    raw = OmegaConf.to_container(compose())
+    raw["optimizer"]["momentun"] = 0.9
+    with pytest.raises(ConfigError, match="optimizer.momentun.*allowed keys: name, lr, momentum"):
+        validate(raw)
+
+
+def test_missing_key_is_named():
+    raw = OmegaConf.to_container(compose())
+    del raw["train"]["epochs"]
+    with pytest.raises(ConfigError, match="train.epochs"):
+        validate(raw)
+
+
+def test_params_file_problems_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_params(tmp_path / "params.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_params(bad)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(to_yaml(compose(["train.epochs=3"])).replace("epochs: 3", "epochs: ten"))
+    with pytest.raises(ConfigError, match=r"wrong.yaml: train.epochs"):
+        load_params(wrong)

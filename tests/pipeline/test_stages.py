@@ -1,0 +1,148 @@
+"""prepare -> train -> evaluate on small generated CSVs in a temp folder."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scratchnn as sn
+from pipeline.config import ConfigError, Config, compose, to_yaml, validate
+from pipeline.evaluate import evaluate
+from pipeline.prepare import load_split, prepare
+from pipeline.train import train, write_outputs
+from tests.conftest import write_digits_csv
+
+
+def tiny_overrides(tmp_path: Path, train_csv: Path, test_csv: Path) -> list[str]:
+    return [
+        f"data.train_csv={train_csv}",
+        f"data.test_csv={test_csv}",
+        "data.val_size=50",
+        f"paths.prepared={tmp_path / 'prepared'}",
+        f"paths.model={tmp_path / 'model.npz'}",
+        f"paths.reports={tmp_path / 'reports'}",
+        "train.epochs=3",
+        "train.batch_size=32",
+        "model.hidden_sizes=[16]",
+    ]
+
+
+def tiny_config(tmp_path: Path, train_csv: Path, test_csv: Path, *extra: str) -> Config:
+    return validate(compose([*tiny_overrides(tmp_path, train_csv, test_csv), *extra]))
+
+
+def test_prepare_splits_shuffles_and_normalises(tmp_path, small_csvs):
+    cfg = tiny_config(tmp_path, *small_csvs)
+    info = prepare(cfg)
+    assert info["rows"] == {"train": 250, "val": 50, "test": 100}
+    assert info["test_labelled"] and sum(info["label_counts"]["val"]) == 50
+    x, y = load_split(cfg.paths.prepared, "train")
+    assert x.dtype == np.float32 and x.shape == (250, 784) and y.dtype == np.int64
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    pixels, labels = write_digits_csv(tmp_path / "again.csv", 300, seed=1)
+    order = np.random.default_rng(cfg.data.seed).permutation(300)
+    np.testing.assert_array_equal(y, labels[order[50:]])  # the first shuffled rows are held out
+    np.testing.assert_array_equal(x, pixels[order[50:]].astype(np.float32) / np.float32(255))
+    assert not list(tmp_path.glob(".prepared*"))  # no temp folders left behind
+
+
+def test_prepare_in_float64_divides_in_float64(tmp_path, small_csvs):
+    cfg = tiny_config(tmp_path, *small_csvs, "dtype=float64")
+    prepare(cfg)
+    x, _ = load_split(cfg.paths.prepared, "test")
+    pixels, _ = write_digits_csv(tmp_path / "again.csv", 100, seed=2)
+    np.testing.assert_array_equal(x, pixels / 255.0)
+
+
+def test_validation_size_must_leave_training_rows(tmp_path, small_csvs):
+    cfg = tiny_config(tmp_path, *small_csvs, "data.val_size=300")
+    with pytest.raises(ConfigError, match="data.val_size=300 .* smaller than the 300 rows"):
+        prepare(cfg)
+    assert not Path(cfg.paths.prepared).exists()
+
+
+def test_train_then_evaluate(tmp_path, small_csvs):
+    cfg = tiny_config(tmp_path, *small_csvs)
+    prepare(cfg)
+    lines = []
+    network, history = train(cfg, on_epoch_end=lines.append)
+    write_outputs(cfg, network, history)
+    assert [m.epoch for m in lines] == [1, 2, 3]
+    table = pd.read_csv(tmp_path / "reports" / "history.csv")
+    assert list(table.columns) == [
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "seconds",
+    ]
+    assert table["lr"].iloc[0] == cfg.optimizer.lr
+    metrics, report = evaluate(cfg)
+    assert metrics["evaluated_on"] == "test" and metrics["test"]["n"] == 100
+    assert metrics["test"]["accuracy"] > 0.5  # fake digits are easy; chance is 0.1
+    saved = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert saved["test"]["accuracy"] == metrics["test"]["accuracy"]
+    predictions = pd.read_csv(tmp_path / "reports" / "predictions.csv")
+    assert list(predictions.columns) == ["actual", "predicted"] and len(predictions) == 100
+    accuracy = (predictions.actual == predictions.predicted).mean()
+    assert accuracy == pytest.approx(metrics["test"]["accuracy"])
+    assert f"accuracy **{accuracy:.2%}**" in report
+    classes = pd.read_csv(tmp_path / "reports" / "classes.csv")
+    assert classes["support"].sum() == 100
+
+
+def test_training_is_deterministic(tmp_path, small_csvs):
+    cfg = tiny_config(tmp_path, *small_csvs)
+    prepare(cfg)
+    first, _ = train(cfg)
+    second, _ = train(cfg)
+    assert np.array_equal(first.params, second.params)
+    other, _ = train(tiny_config(tmp_path, *small_csvs, "train.seed=1"))
+    assert not np.array_equal(first.params, other.params)
+
+
+def test_unlabelled_test_set_is_reported_on_validation(tmp_path):
+    train_csv, test_csv = tmp_path / "train.csv", tmp_path / "test.csv"
+    write_digits_csv(train_csv, 200, layout="kaggle")
+    write_digits_csv(test_csv, 30, layout="kaggle", labelled=False)
+    cfg = tiny_config(tmp_path, train_csv, test_csv)
+    info = prepare(cfg)
+    assert not info["test_labelled"] and info["rows"]["test"] == 30
+    write_outputs(cfg, *train(cfg))
+    metrics, report = evaluate(cfg)
+    assert metrics["evaluated_on"] == "validation" and "test" not in metrics
+    assert "has no labels, so this report is on the validation split" in report
+
+
+def test_model_file_loads_back(tmp_path, small_csvs):
+    cfg = tiny_config(tmp_path, *small_csvs)
+    prepare(cfg)
+    network, history = train(cfg)
+    write_outputs(cfg, network, history)
+    loaded = sn.load_weights(cfg.paths.model)
+    np.testing.assert_array_equal(loaded.params, network.params)
+
+
+def test_stage_command_reports_bad_input_without_traceback(tmp_path):
+    train_csv = tmp_path / "train.csv"
+    write_digits_csv(train_csv, 20)
+    train_csv.write_text(train_csv.read_text().replace("\n3,", "\nx,", 1))
+    cfg = tiny_overrides(tmp_path, train_csv, train_csv)
+    (tmp_path / "params.yaml").write_text(to_yaml(compose(cfg)))
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.prepare"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {train_csv}: line ")
+    assert "column 'label'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "prepared").exists()

@@ -1,0 +1,66 @@
+"""Optimiser steps against numbers worked out by hand from each update rule."""
+
+import numpy as np
+import pytest
+
+from scratchnn import SGD, Adam, Momentum
+
+
+def params_and_grads():
+    return np.array([1.0, -2.0]), np.array([0.5, 0.1])
+
+
+def test_sgd_step():
+    params, grads = params_and_grads()
+    SGD().step(params, grads, lr=0.1)
+    np.testing.assert_allclose(params, [1.0 - 0.05, -2.0 - 0.01])
+
+
+def test_momentum_two_steps():
+    params, grads = params_and_grads()
+    optimizer = Momentum(momentum=0.9)
+    optimizer.step(params, grads, lr=0.1)  # v = [-0.05, -0.01]
+    np.testing.assert_allclose(params, [0.95, -2.01])
+    optimizer.step(params, grads, lr=0.1)  # v = 0.9 v - 0.1 g = [-0.095, -0.019]
+    np.testing.assert_allclose(params, [0.855, -2.029])
+
+
+def test_adam_two_steps():
+    params, grads = params_and_grads()
+    optimizer = Adam(beta1=0.9, beta2=0.999, eps=1e-8)
+    # step 1: m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps) ~ lr * sign(g)
+    optimizer.step(params, grads, lr=0.1)
+    np.testing.assert_allclose(params, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 - 0.1 * 0.1 / 0.1])
+    # step 2 with g2 = [0.2, -0.3]:
+    #   m = 0.9 [0.05, 0.01] + 0.1 g2 = [0.065, -0.021]
+    #   v = 0.999 [0.00025, 0.00001] + 0.001 g2^2 = [0.00028975, 0.00009999]
+    #   bias corrections: 1 - 0.9^2 = 0.19, 1 - 0.999^2 = 0.001999
+    step1 = params.copy()
+    optimizer.step(params, np.array([0.2, -0.3]), lr=0.1)
+    m_hat = np.array([0.065, -0.021]) / 0.19
+    v_hat = np.array([0.00028975, 0.00009999]) / 0.001999
+    np.testing.assert_allclose(params, step1 - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8), rtol=1e-12)
+    assert optimizer.t == 2
+
+
+@pytest.mark.parametrize("make", [SGD, Momentum, Adam])
+def test_float32_parameters_stay_float32(make):
+    params = np.ones(3, dtype=np.float32)
+    make().step(params, np.full(3, 0.5, dtype=np.float32), lr=0.01)
+    assert params.dtype == np.float32
+
+
+@pytest.mark.parametrize("make", [Momentum, Adam])
+def test_state_round_trip_continues_identically(make):
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(4) for _ in range(3)]
+    a, b = np.zeros(4), np.zeros(4)
+    first = make()
+    for g in grads[:2]:
+        first.step(a, g, lr=0.1)
+    b[...] = a
+    second = make()
+    second.load_state(first.state())
+    first.step(a, grads[2], lr=0.1)
+    second.step(b, grads[2], lr=0.1)
+    np.testing.assert_array_equal(a, b)

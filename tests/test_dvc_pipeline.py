@@ -1,0 +1,161 @@
+"""The real `dvc` CLI on a temp copy of this repository.
+
+One run on small generated CSVs checks what reruns when what changes; one run fetches the real
+MNIST and trains briefly on it.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import PROJECT_ROOT
+from tests.conftest import write_digits_csv
+
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+}
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def run(project: Path, *command: str) -> str:
+    result = subprocess.run(
+        command, cwd=project, env=ENV, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '(\w+)'", output)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The repository's files (tracked or not, minus ignored ones) in a fresh git repo."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    copy = tmp_path / "project"
+    for name in filter(None, files):
+        source = PROJECT_ROOT / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    for generated in ("dvc.lock", "reports"):  # start as a new user would, before any run
+        target = copy / generated
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    commit(copy, init=True)
+    return copy
+
+
+def commit(project: Path, init: bool = False) -> None:
+    if init:
+        run(project, "git", "init", "-q")
+        run(project, "git", "config", "user.email", "test@example.com")
+        run(project, "git", "config", "user.name", "test")
+    run(project, "git", "add", "-A")
+    run(project, "git", "commit", "-q", "-m", "test", "--allow-empty")
+
+
+TINY_EXPERIMENT = """\
+# @package _global_
+data:
+  train_csv: small/train.csv
+  test_csv: small/test.csv
+  val_size: 50
+train:
+  epochs: 2
+  batch_size: 32
+"""
+
+
+def test_repro_reruns_exactly_what_changed(project):
+    write_digits_csv(project / "small" / "train.csv", 300, seed=1)
+    write_digits_csv(project / "small" / "test.csv", 100, seed=2)
+    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
+    run(project, "python", "-m", "pipeline.params", "experiment=tiny")
+    commit(project)
+
+    first = run(project, "dvc", "repro", "evaluate")
+    assert stages_run(first) == ["prepare", "train", "evaluate"]  # fetch is not upstream here
+    assert "epoch 2/2" in first and "# Evaluation on the test split" in first
+    assert "Data and pipelines are up to date" in run(project, "dvc", "repro", "evaluate")
+
+    run(project, "python", "-m", "pipeline.params", "experiment=tiny", "optimizer.lr=0.01")
+    assert stages_run(run(project, "dvc", "repro", "evaluate")) == ["train", "evaluate"]
+
+    run(
+        project,
+        "python",
+        "-m",
+        "pipeline.params",
+        "experiment=tiny",
+        "optimizer.lr=0.01",
+        "data.seed=1",
+    )
+    assert stages_run(run(project, "dvc", "repro", "evaluate")) == ["prepare", "train", "evaluate"]
+
+    metrics = json.loads(run(project, "dvc", "metrics", "show", "--json"))
+    values = metrics[""]["data"]["reports/metrics.json"]["data"]
+    assert 0.0 <= values["test"]["accuracy"] <= 1.0 and values["test"]["loss"] > 0
+
+    run(project, "dvc", "plots", "show", "-o", "dvc_plots")
+    page = (project / "dvc_plots" / "index.html").read_text()
+    for plot in ("loss", "accuracy", "learning_rate", "confusion"):
+        assert plot in page
+    assert "val_accuracy" in page and "predicted" in page
+
+
+def test_exp_run_composes_params_from_conf_with_hydra(project):
+    write_digits_csv(project / "small" / "train.csv", 300, seed=1)
+    write_digits_csv(project / "small" / "test.csv", 100, seed=2)
+    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
+    commit(project)
+    run(
+        project, "dvc", "exp", "run", "evaluate", "-S", "experiment=tiny", "-S", "optimizer.lr=0.05"
+    )
+    params = (project / "params.yaml").read_text()
+    assert "lr: 0.05" in params and "train_csv: small/train.csv" in params
+    shown = json.loads(run(project, "dvc", "exp", "show", "--json"))
+    experiments = [exp for commit_ in shown for exp in (commit_.get("experiments") or [])]
+    assert any(
+        revision["data"]["params"]["params.yaml"]["data"]["optimizer"]["lr"] == 0.05
+        for exp in experiments
+        for revision in exp["revs"]
+    )
+
+
+@pytest.mark.slow
+def test_real_mnist_fetch_prepare_train_evaluate(project):
+    run(project, "python", "-m", "pipeline.params", "train.epochs=2")
+    commit(project)
+    output = run(project, "dvc", "repro")
+    assert stages_run(output) == ["fetch", "prepare", "train", "evaluate"]
+    info = json.loads((project / "data" / "prepared" / "info.json").read_text())
+    assert info["rows"] == {"train": 55_000, "val": 5_000, "test": 10_000}
+    train_counts = [
+        a + b
+        for a, b in zip(info["label_counts"]["train"], info["label_counts"]["val"], strict=True)
+    ]
+    assert train_counts == MNIST_TRAIN_COUNTS
+    assert info["label_counts"]["test"] == MNIST_TEST_COUNTS
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert metrics["test"]["n"] == 10_000 and metrics["test"]["accuracy"] >= 0.96
+
+    run(project, "python", "-m", "pipeline.params", "train.epochs=2", "data.val_size=4000")
+    again = run(project, "dvc", "repro")
+    assert stages_run(again) == ["prepare", "train", "evaluate"]  # never fetched twice
