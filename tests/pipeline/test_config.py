@@ -73,23 +73,23 @@ def test_bad_values_name_the_key_and_what_is_allowed(key, value, message):
 def test_unknown_key_is_named():
     raw = OmegaConf.to_container(compose())
     raw["optimizer"]["momentun"] = 0.9
-    with pytest.raises(ConfigError, match="optimizer.momentun.*allowed keys: name, lr, momentum"):
+    with pytest.raises(ConfigError, match=r"optimizer.momentun.*allowed keys: name, lr, momentum"):
         validate(raw)
 
 
 def test_missing_key_is_named():
     raw = OmegaConf.to_container(compose())
     del raw["train"]["epochs"]
-    with pytest.raises(ConfigError, match="train.epochs"):
+    with pytest.raises(ConfigError, match=r"train.epochs"):
         validate(raw)
 
 
 def test_params_file_problems_name_the_file(tmp_path):
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(ConfigError, match=r"no such file"):
         load_params(tmp_path / "params.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: [unclosed\n")
-    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML"):
         load_params(bad)
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(to_yaml(compose(["train.epochs=3"])).replace("epochs: 3", "epochs: ten"))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import scratchnn as sn
-from pipeline.config import ConfigError, Config, compose, to_yaml, validate
+from pipeline.config import Config, ConfigError, compose, to_yaml, validate
 from pipeline.evaluate import evaluate
 from pipeline.prepare import load_split, prepare
 from pipeline.train import train, write_outputs
@@ -42,7 +42,7 @@ def test_prepare_splits_shuffles_and_normalises(tmp_path, small_csvs):
     assert info["test_labelled"] and sum(info["label_counts"]["val"]) == 50
     x, y = load_split(cfg.paths.prepared, "train")
     assert x.dtype == np.float32 and x.shape == (250, 784) and y.dtype == np.int64
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     pixels, labels = write_digits_csv(tmp_path / "again.csv", 300, seed=1)
     order = np.random.default_rng(cfg.data.seed).permutation(300)
     np.testing.assert_array_equal(y, labels[order[50:]])  # the first shuffled rows are held out
@@ -60,7 +60,7 @@ def test_prepare_in_float64_divides_in_float64(tmp_path, small_csvs):
 
 def test_validation_size_must_leave_training_rows(tmp_path, small_csvs):
     cfg = tiny_config(tmp_path, *small_csvs, "data.val_size=300")
-    with pytest.raises(ConfigError, match="data.val_size=300 .* smaller than the 300 rows"):
+    with pytest.raises(ConfigError, match=r"data.val_size=300 .* smaller than the 300 rows"):
         prepare(cfg)
     assert not Path(cfg.paths.prepared).exists()
 
