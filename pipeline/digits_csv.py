@@ -59,7 +59,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: {_first_bad_line(path, n_columns)}") from None
 
 
-def _check_integers(frame: pd.DataFrame, path: Path, low: int, high: int, what: str) -> np.ndarray:
+def _check_integers(frame: pd.DataFrame, path: Path, low: int, high: int, noun: str) -> np.ndarray:
     """The frame as an int64 array, or an error naming the first bad cell's line and column."""
     for column in frame.columns:
         values = frame[column]
@@ -70,7 +70,7 @@ def _check_integers(frame: pd.DataFrame, path: Path, low: int, high: int, what: 
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
             f"{path}: line {row + 2}, column {column!r}: {values.iloc[row]!r} is not an integer "
-            f"{what}"
+            f"{noun}"
         )
     array = frame.to_numpy(dtype=np.int64)
     bad_cells = np.argwhere((array < low) | (array > high))
@@ -78,7 +78,7 @@ def _check_integers(frame: pd.DataFrame, path: Path, low: int, high: int, what: 
         row, col = bad_cells[0]
         raise DataError(
             f"{path}: line {row + 2}, column {frame.columns[col]!r}: {array[row, col]} is outside "
-            f"{low}..{high} ({what})"
+            f"{low}..{high}, the range of a {noun}"
         )
     return array
 
@@ -103,9 +103,9 @@ def read_digits_csv(path: str | Path, require_labels: bool) -> Digits:
         )
     if len(frame) == 0:
         raise DataError(f"{path}: the header has no rows under it")
-    pixels = _check_integers(frame[pixel_columns], path, 0, 255, "pixel value in 0..255")
+    pixels = _check_integers(frame[pixel_columns], path, 0, 255, "pixel value")
     labels = None
     if has_labels:
-        labels = _check_integers(frame[[LABEL_COLUMN]], path, 0, N_CLASSES - 1, "label in 0..9")
+        labels = _check_integers(frame[[LABEL_COLUMN]], path, 0, N_CLASSES - 1, "label")
         labels = labels[:, 0]
     return Digits(pixels=pixels.astype(np.uint8), labels=labels)

@@ -49,7 +49,10 @@ def train(cfg: Config, on_epoch_end=None) -> tuple[sn.Network, list[sn.EpochMetr
 
 
 def history_csv(history: list[sn.EpochMetrics]) -> str:
-    return pd.DataFrame([vars(m) for m in history]).to_csv(index=False, float_format="%.6g")
+    """Per-epoch metrics for ``dvc plots``. Wall-clock seconds are left out: the file stays
+    identical when the run is (the same weights give the same history, hence the same dvc.lock)."""
+    table = pd.DataFrame([vars(m) for m in history]).drop(columns="seconds")
+    return table.to_csv(index=False, float_format="%.6g")
 
 
 def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetrics]) -> None:

@@ -80,7 +80,6 @@ def test_train_then_evaluate(tmp_path, small_csvs):
         "train_accuracy",
         "val_loss",
         "val_accuracy",
-        "seconds",
     ]
     assert table["lr"].iloc[0] == cfg.optimizer.lr
     metrics, report = evaluate(cfg)
