@@ -33,7 +33,7 @@ params: $(STAMP)  ## regenerate params.yaml from conf/ (pass overrides: make par
 lock: ## re-resolve requirements.lock from pyproject.toml (needs network to the package index)
 	$(PYTHON) -m pip install -q pip-tools==7.6.2
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url \
-	  --no-emit-find-links --extra test --strip-extras -o requirements.lock pyproject.toml
+	  --no-emit-find-links --all-extras --strip-extras -o requirements.lock pyproject.toml
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
