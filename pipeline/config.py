@@ -108,6 +108,15 @@ class TrainConfig:
 
 
 @dataclass
+class TrackingConfig:
+    """MLflow. Where runs go is not configuration but environment: MLFLOW_TRACKING_URI, else
+    the project's own store (see pipeline/tracking.py)."""
+
+    enabled: bool = MISSING
+    experiment: str = MISSING  # the MLflow experiment that runs are grouped under
+
+
+@dataclass
 class Config:
     dtype: DType = MISSING  # of prepared data, weights and arithmetic
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -116,6 +125,7 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def _check(condition: bool, key: str, value: Any, allowed: str) -> None:

@@ -5,6 +5,7 @@ dtype, ``{train,val,test}_y.npy`` (n,) int64 (no ``test_y.npy`` when the test CS
 and ``info.json`` with the row and label counts.
 """
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -60,6 +61,7 @@ def prepare(cfg: Config) -> dict:
         },
         "test_labelled": test.labels is not None,
         "sources": {"train": cfg.data.train_csv, "test": cfg.data.test_csv},
+        "data": dataclasses.asdict(cfg.data),  # the settings these arrays were prepared with
     }
     with atomic_dir(cfg.paths.prepared) as folder:
         for name, array in arrays.items():

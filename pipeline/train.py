@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 import scratchnn as sn
+from pipeline import tracking
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
 from pipeline.digits_csv import N_CLASSES
@@ -14,6 +15,7 @@ from pipeline.io import atomic_file, write_text
 from pipeline.prepare import load_split
 
 HISTORY_FILE = "history.csv"
+RUN_FILE = "run.json"  # which MLflow run this training was; evaluate logs into it
 
 
 def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
@@ -62,12 +64,31 @@ def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetric
     write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history))
 
 
+def train_tracked(
+    cfg: Config, run: tracking.Run | None, echo: bool = True
+) -> list[sn.EpochMetrics]:
+    """Train, write the outputs, then log the weights: outputs are on disk before any upload,
+    so a tracking failure after training loses nothing (it is reported as a warning)."""
+    epoch_logger = tracking.EpochLogger(run)
+
+    def on_epoch_end(metrics: sn.EpochMetrics) -> None:
+        if echo:
+            print(progress_line(metrics, cfg.train.epochs), flush=True)
+        epoch_logger(metrics)
+
+    network, history = train(cfg, on_epoch_end=on_epoch_end)
+    write_outputs(cfg, network, history)
+    tracking.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run)
+    if run is not None:
+        tracking.best_effort(lambda: run.log_artifact(cfg.paths.model), "logging the weights")
+    return history
+
+
 def main() -> None:
     cfg = load_params()
-    network, history = train(
-        cfg, on_epoch_end=lambda m: print(progress_line(m, cfg.train.epochs), flush=True)
-    )
-    write_outputs(cfg, network, history)
+    run = tracking.start_stage_run(cfg)
+    with tracking.run_status(run):
+        train_tracked(cfg, run)
     print(f"train: weights -> {cfg.paths.model}")
 
 

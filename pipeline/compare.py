@@ -1,0 +1,148 @@
+"""Compare MLflow runs as a table, and their validation-accuracy curves as a PNG.
+
+    python -m pipeline.compare                  # the latest sweep
+    python -m pipeline.compare 2026-11-25/15-50-01 --sort test_accuracy
+    python -m pipeline.compare --all            # every run of the experiment (dvc repro, queue...)
+
+Columns: run name, status, the swept parameters (or, without a sweep, every parameter that
+differs between the runs), final validation and test accuracy, duration.
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import tracking
+from pipeline.cli import run_stage
+from pipeline.config import PARAMS_FILE, PROJECT_ROOT, PipelineError, load_params
+from pipeline.io import atomic_file
+
+METRICS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss")
+
+
+def search(experiment: str, sweep: str | None) -> pd.DataFrame:
+    """Runs of ``experiment`` (of one ``sweep`` if given), sweep parent runs left out."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        raise PipelineError(f"no MLflow experiment {experiment!r} at {tracking.tracking_uri()}")
+    where = f"tags.sweep = '{sweep}'" if sweep else ""
+    runs = mlflow.search_runs([found.experiment_id], filter_string=where, output_format="pandas")
+    assert isinstance(runs, pd.DataFrame)
+    if runs.empty:
+        return runs
+    if "tags.sweep.parent" in runs:
+        runs = runs[runs["tags.sweep.parent"] != "true"]
+    return runs.reset_index(drop=True)
+
+
+def latest_sweep(experiment: str) -> str:
+    runs = search(experiment, None)
+    if runs.empty or "tags.sweep" not in runs or runs["tags.sweep"].isna().all():
+        raise PipelineError(
+            f"no sweep in MLflow experiment {experiment!r}; run one with "
+            "`python -m pipeline.sweep -m optimizer.lr=0.001,0.01`"
+        )
+    swept = runs.dropna(subset=["tags.sweep"]).sort_values("start_time")
+    return str(swept["tags.sweep"].iloc[-1])
+
+
+def varying_params(runs: pd.DataFrame) -> list[str]:
+    """The sweep's own parameters if recorded, else every parameter that differs."""
+    if "tags.sweep.params" in runs and runs["tags.sweep.params"].notna().any():
+        keys = sorted({k for value in runs["tags.sweep.params"].dropna() for k in value.split(",")})
+        return [k for k in keys if f"params.{k}" in runs]
+    params = [c.removeprefix("params.") for c in runs.columns if c.startswith("params.")]
+    return [p for p in params if runs[f"params.{p}"].nunique(dropna=False) > 1]
+
+
+def comparison_table(runs: pd.DataFrame, sort: str) -> pd.DataFrame:
+    table = pd.DataFrame({"run": runs["tags.mlflow.runName"], "status": runs["status"]})
+    for key in varying_params(runs):
+        table[key] = runs[f"params.{key}"]
+    for metric in METRICS:
+        if f"metrics.{metric}" in runs:
+            table[metric] = runs[f"metrics.{metric}"]
+    table["seconds"] = (runs["end_time"] - runs["start_time"]).dt.total_seconds().round(1)
+    table["run_id"] = runs["run_id"].str[:8]
+    if sort in table:
+        table = table.sort_values(sort, ascending=sort.endswith("loss"), na_position="last")
+    return table.reset_index(drop=True)
+
+
+def plot_curves(runs: pd.DataFrame, title: str, path: Path) -> None:
+    """Every run's validation accuracy per epoch, one line each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    client = tracking.client_for(tracking.tracking_uri())
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for run_id, name in zip(runs["run_id"], runs["tags.mlflow.runName"], strict=True):
+        history = sorted(client.get_metric_history(run_id, "val_accuracy"), key=lambda m: m.step)
+        if history:
+            axes.plot([m.step for m in history], [m.value for m in history], marker=".", label=name)
+    axes.set(title=title, xlabel="epoch", ylabel="validation accuracy")
+    axes.grid(alpha=0.3)
+    if axes.lines:
+        axes.legend(fontsize="small")
+    figure.tight_layout()
+    with atomic_file(path) as file:
+        figure.savefig(file, format="png", dpi=120)
+    plt.close(figure)
+
+
+def default_experiment() -> str:
+    params = PROJECT_ROOT / PARAMS_FILE
+    return load_params(params).tracking.experiment if params.is_file() else "neuralscratch"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.compare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "sweep", nargs="?", help="a sweep id (e.g. 2026-11-25/15-50-01); default: the latest sweep"
+    )
+    parser.add_argument("--all", action="store_true", help="every run of the experiment")
+    parser.add_argument(
+        "--experiment",
+        default=None,
+        help="MLflow experiment (default: tracking.experiment in params.yaml)",
+    )
+    parser.add_argument("--sort", default="val_accuracy", choices=METRICS)
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="where to write the curves (default: outputs/compare/<sweep>.png)",
+    )
+    args = parser.parse_args()
+    experiment = args.experiment or default_experiment()
+    sweep = None if args.all else (args.sweep or latest_sweep(experiment))
+    runs = search(experiment, sweep)
+    if runs.empty:
+        raise PipelineError(
+            f"no runs in experiment {experiment!r}" + (f" with sweep {sweep!r}" if sweep else "")
+        )
+    label = sweep or experiment
+    print(
+        f"{len(runs)} runs of {'sweep ' + sweep if sweep else 'experiment ' + experiment} "
+        f"({tracking.tracking_uri()}), best {args.sort} first:"
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(comparison_table(runs, args.sort).to_string(index=False))
+    png = args.png or Path("outputs") / "compare" / f"{label.replace(os.sep, '_')}.png"
+    plot_curves(runs, f"Validation accuracy: {label}", png)
+    print(f"curves -> {png}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

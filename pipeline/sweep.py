@@ -1,0 +1,167 @@
+"""Hydra entry point for sweeps: each job prepares (only if its data settings differ from the
+shared prepared data), trains and evaluates into its own folder, as one MLflow run.
+
+    python -m pipeline.sweep -m optimizer.lr=0.001,0.01,0.1,0.5
+    python -m pipeline.sweep -m optimizer.lr=0.001,0.01,0.1,0.5 hydra/launcher=joblib
+    python -m pipeline.sweep -m optimizer.lr=0.001,0.01 hydra/launcher=submitit_local
+    python -m pipeline.sweep -m hparams_search=optuna
+
+Run it from the project root after `make run` (or `dvc repro prepare`). Jobs write under
+``multirun/<date>/<time>/<job>/``, never over DVC's outputs. The runs of one sweep share the tag
+``sweep`` and a parent run. A job returns its final validation accuracy (what Optuna maximises);
+a job that diverges ends FAILED in MLflow and returns NaN while the others carry on.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from threadpoolctl import threadpool_limits
+
+import scratchnn as sn
+from pipeline import tracking
+from pipeline.config import PROJECT_ROOT, Config, validate
+from pipeline.evaluate import evaluate, log_evaluation
+from pipeline.io import write_json
+from pipeline.prepare import prepare
+from pipeline.train import train_tracked
+
+PARENT_RUN_FILE = "mlflow_parent_run.json"
+
+
+def sweep_id(sweep_dir: Path) -> str:
+    """``multirun/2026-11-25/15-50-01`` -> ``2026-11-25/15-50-01``."""
+    return f"{sweep_dir.parent.name}/{sweep_dir.name}"
+
+
+class MlflowSweepCallback(Callback):
+    """Creates the store, the experiment and a parent run once, before any job starts (jobs
+    running in parallel must not race to create them), and ends the parent run after the last."""
+
+    def __init__(self) -> None:
+        self.run: tracking.Run | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
+        cfg = validate({k: v for k, v in config.items() if k != "hydra"})
+        if not cfg.tracking.enabled:
+            return
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        tags = {
+            "sweep": sweep_id(sweep_dir),
+            "sweep.dir": str(sweep_dir.resolve()),
+            "sweep.params": ",".join(swept_keys(config)),
+        }
+        parent_tags = {**tags, "sweep.parent": "true"}
+        self.run = tracking.start_run(cfg, f"sweep {sweep_id(sweep_dir)}", parent_tags)
+        write_json(sweep_dir / PARENT_RUN_FILE, {"run_id": self.run.run_id, **tags})
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
+        if self.run is not None:
+            self.run.end("FINISHED")
+
+
+def swept_keys(config: DictConfig) -> list[str]:
+    """The keys a multirun varies: command-line sweeps (``a=1,2``, ``range()``...) and the
+    search space of a sweeper such as Optuna (``hydra.sweeper.params``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    keys = [o.key_or_group for o in overrides if o.is_sweep_override()]
+    keys += list(config.hydra.sweeper.get("params") or {})
+    return sorted(set(keys))
+
+
+def run_name(job_overrides: list[str], swept: list[str], job_number: int) -> str:
+    """``optimizer.lr=0.01`` for a job of a sweep over optimizer.lr (all overrides otherwise)."""
+    chosen = [o for o in job_overrides if o.split("=", 1)[0].lstrip("+~") in swept]
+    return ",".join(chosen or job_overrides) or f"job {job_number}"
+
+
+def shared_prepared_matches(cfg: Config, prepared: Path) -> bool:
+    info = prepared / "info.json"
+    if not info.is_file():
+        return False
+    recorded = json.loads(info.read_text())
+    return recorded.get("data") == dataclasses.asdict(cfg.data) and (
+        recorded.get("dtype") == cfg.dtype.value
+    )
+
+
+def job_config(cfg: Config, job_dir: Path) -> tuple[Config, bool]:
+    """Point model and reports at the job's folder; reuse the project's prepared data when it
+    was prepared with this job's data settings. Returns the config and whether to prepare."""
+    shared = PROJECT_ROOT / cfg.paths.prepared
+    reuse = shared_prepared_matches(cfg, shared)
+    paths = dataclasses.replace(
+        cfg.paths,
+        prepared=str(shared if reuse else job_dir / "prepared"),
+        model=str(job_dir / "model.npz"),
+        reports=str(job_dir / "reports"),
+    )
+    return dataclasses.replace(cfg, paths=paths), not reuse
+
+
+def blas_threads(launcher: DictConfig) -> int | None:
+    """One share of the cores per parallel job, so jobs don't fight over them."""
+    target = str(launcher.get("_target_", ""))
+    cores = os.cpu_count() or 1
+    if "joblib" in target:
+        n_jobs = int(launcher.get("n_jobs") or -1)
+        return max(1, cores // (cores if n_jobs < 1 else n_jobs))
+    if "submitit" in target:
+        return int(launcher.get("cpus_per_task") or 1)
+    return None  # the basic launcher runs one job at a time: use every core
+
+
+def parent_run(sweep_dir: Path) -> dict:
+    path = sweep_dir / PARENT_RUN_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> float:
+    """Prepare if needed, train, evaluate; returns the final validation accuracy (NaN if the
+    training diverged: the run is FAILED and the sweep goes on)."""
+    parent = parent_run(sweep_dir) if sweep_dir else {}
+    tags = {key: parent[key] for key in ("sweep", "sweep.dir", "sweep.params") if key in parent}
+    cfg, needs_prepare = job_config(cfg, job_dir)
+    if needs_prepare:
+        prepare(cfg)
+    run = (
+        tracking.start_run(cfg, name, {**tags, **tracking.data_tags(cfg)}, parent.get("run_id"))
+        if cfg.tracking.enabled
+        else None
+    )
+    try:
+        with tracking.run_status(run):
+            history = train_tracked(cfg, run)
+            metrics, _ = evaluate(cfg)
+            if run is not None:
+                tracking.best_effort(lambda: log_evaluation(run, cfg, metrics), "logging")
+    except sn.TrainingDiverged as error:
+        print(f"job {name!r}: {error}", file=sys.stderr)
+        return float("nan")
+    accuracy = history[-1].val_accuracy
+    return float("nan") if accuracy is None else accuracy
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(raw: DictConfig) -> float:
+    hydra_cfg = HydraConfig.get()
+    cfg = validate(raw)
+    multirun = hydra_cfg.mode is not None and hydra_cfg.mode.name == "MULTIRUN"
+    sweep_dir = Path(hydra_cfg.sweep.dir) if multirun else None
+    swept = parent_run(sweep_dir).get("sweep.params", "").split(",") if sweep_dir else []
+    name = run_name(list(hydra_cfg.overrides.task), swept, hydra_cfg.job.num)
+    with threadpool_limits(limits=blas_threads(hydra_cfg.launcher)):
+        return run_job(cfg, name, Path(hydra_cfg.runtime.output_dir), sweep_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""MLflow tracking: one run per training, holding its config, per-epoch curves and weights.
+
+Where runs go: ``MLFLOW_TRACKING_URI`` if set (e.g. a server, ``http://127.0.0.1:5000``),
+otherwise the project's own SQLite store ``mlflow.db`` with artifacts in ``mlartifacts/``, both
+at the project root. The root is resolved to an absolute path, and a queued DVC experiment (which
+runs in a temp copy under ``.dvc/tmp/exps/``) logs to the original project's store, not the copy's.
+
+SQLite, not the file store: MLflow has deprecated ``./mlruns`` (it refuses it unless
+``MLFLOW_ALLOW_FILE_STORE=true``), and SQLite is what ``mlflow ui`` and ``mlflow server`` read.
+Creating the store, or an experiment, from several processes at once fails (or splits runs
+into "Default"), so both happen under a file lock, once.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from omegaconf import OmegaConf
+
+import scratchnn as sn
+from pipeline.config import PROJECT_ROOT, Config, PipelineError
+from pipeline.io import write_json
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+STORE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+LOCK_FILE = ".mlflow.lock"
+DVC_EXPERIMENT_COPY = (".dvc", "tmp", "exps")
+
+
+class TrackingError(PipelineError):
+    """The tracking store cannot be used; the message gives its URI and what to do."""
+
+
+def store_root(project_root: Path = PROJECT_ROOT) -> Path:
+    """The project root that holds the local store (outside DVC's temp experiment copies)."""
+    parts = project_root.resolve().parts
+    for i in range(len(parts) - len(DVC_EXPERIMENT_COPY)):
+        if parts[i : i + len(DVC_EXPERIMENT_COPY)] == DVC_EXPERIMENT_COPY:
+            return Path(*parts[:i])
+    return project_root.resolve()
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store_root() / STORE_FILE}"
+
+
+def is_local_store(uri: str) -> bool:
+    return uri.startswith("sqlite:")
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, before any training, when a tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        raise TrackingError(
+            f"cannot reach the MLflow tracking server at {uri} ({error}). Start it "
+            f"(`mlflow server --host 127.0.0.1 --port ...`), fix MLFLOW_TRACKING_URI, unset it to "
+            f"log to the project's own store, or turn tracking off with tracking.enabled=false"
+        ) from None
+
+
+def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is slow to import
+    from mlflow import MlflowClient
+
+    if is_local_store(uri):
+        with FileLock(store_root() / LOCK_FILE):  # the first client creates the SQLite schema
+            return MlflowClient(tracking_uri=uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(client, name: str) -> str:
+    """The id of experiment ``name``, created once (under the lock) if it does not exist."""
+    uri = client.tracking_uri
+    lock = FileLock(store_root() / LOCK_FILE) if is_local_store(uri) else contextlib.nullcontext()
+    with lock:
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = (store_root() / ARTIFACTS_DIR).as_uri() if is_local_store(uri) else None
+        return client.create_experiment(name, artifact_location=location)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"optimizer": {"lr": 0.1}}`` -> ``{"optimizer.lr": 0.1}``; lists stay whole values."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(
+            flatten(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}")
+        )
+    return flat
+
+
+def config_tree(cfg: Config) -> dict[str, Any]:
+    tree = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+    assert isinstance(tree, dict)
+    return tree
+
+
+def git_tags() -> dict[str, str]:
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "git.commit": commit,
+        "mlflow.source.git.commit": commit,
+        "git.dirty": str(dirty).lower(),
+    }
+
+
+def command_line() -> str:
+    main = sys.modules.get("__main__")
+    module = getattr(getattr(main, "__spec__", None), "name", None)
+    program = f"python -m {module}" if module else Path(sys.argv[0]).name
+    return " ".join([program, *sys.argv[1:]])
+
+
+@dataclass
+class Run:
+    """An MLflow run, written through the client (no global "active run" state)."""
+
+    client: Any
+    run_id: str
+    experiment_id: str
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(key, str(value)) for key, value in params.items()]
+        for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(self.run_id, params=items[start : start + 100])
+
+    def log_metrics(self, values: dict[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, float(value), now, step) for key, value in values.items()]
+        self.client.log_batch(self.run_id, metrics=metrics)
+
+    def log_epoch(self, metrics: sn.EpochMetrics) -> None:
+        values = {
+            "train_loss": metrics.train_loss,
+            "train_accuracy": metrics.train_accuracy,
+            "lr": metrics.lr,
+            "epoch_seconds": metrics.seconds,
+        }
+        if metrics.val_loss is not None and metrics.val_accuracy is not None:
+            values |= {"val_loss": metrics.val_loss, "val_accuracy": metrics.val_accuracy}
+        self.log_metrics(values, step=metrics.epoch)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, value)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+
+    def log_text(self, text: str, name: str) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_text(text)
+            self.log_artifact(path)
+
+    def end(self, status: str) -> None:
+        self.client.set_terminated(self.run_id, status)
+
+
+def start_run(
+    cfg: Config,
+    run_name: str | None,
+    tags: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
+) -> Run:
+    """Create a run in ``tracking.experiment`` with the whole config as params."""
+    uri = tracking_uri()
+    check_reachable(uri)
+    client = client_for(uri)
+    experiment_id = ensure_experiment(client, cfg.tracking.experiment)
+    all_tags = {**git_tags(), "command": command_line(), **(tags or {})}
+    if parent_run_id:
+        all_tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+    tracked = Run(client, run.info.run_id, experiment_id)
+    tracked.log_params(flatten(config_tree(cfg)))
+    tracked.log_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)), "config.yaml")
+    return tracked
+
+
+def resume_run(run_id: str) -> Run:
+    """A run started by an earlier process (``evaluate`` continues ``train``'s run)."""
+    uri = tracking_uri()
+    check_reachable(uri)
+    client = client_for(uri)
+    return Run(client, run_id, client.get_run(run_id).info.experiment_id)
+
+
+@contextlib.contextmanager
+def run_status(run: Run | None) -> Iterator[Run | None]:
+    """End ``run`` FINISHED on success, KILLED on Ctrl-C/SIGTERM, FAILED (with the error) else."""
+    if run is None:
+        yield None
+        return
+    try:
+        yield run
+    except KeyboardInterrupt:
+        run.set_tags({"error": "interrupted"})
+        run.end("KILLED")
+        raise
+    except BaseException as error:
+        run.set_tags({"error": f"{type(error).__name__}: {error}"[:5000]})
+        run.end("FAILED")
+        raise
+    run.end("FINISHED")
+
+
+def best_effort(action, what: str) -> bool:
+    """Run a logging ``action``; on failure warn (the results are already on disk) and go on."""
+    try:
+        action()
+    except Exception as error:  # any failure of the tracking backend
+        print(f"warning: {what} to MLflow failed: {error}", file=sys.stderr)
+        return False
+    return True
+
+
+class EpochLogger:
+    """Logs each epoch's metrics; after a failure it warns once and stops trying, so a
+    tracking outage never interrupts training."""
+
+    def __init__(self, run: Run | None) -> None:
+        self.run = run
+
+    def __call__(self, metrics: sn.EpochMetrics) -> None:
+        run = self.run
+        if run is not None and not best_effort(lambda: run.log_epoch(metrics), "logging an epoch"):
+            self.run = None
+
+
+def dvc_tags() -> dict[str, str]:
+    """What DVC tells a stage about itself (set for `dvc repro` and `dvc exp run`)."""
+    names = {
+        "DVC_EXP_NAME": "dvc.experiment",
+        "DVC_EXP_BASELINE_REV": "dvc.baseline_rev",
+        "DVC_STAGE": "dvc.stage",
+    }
+    return {tag: os.environ[var] for var, tag in names.items() if os.environ.get(var)}
+
+
+def data_tags(cfg: Config) -> dict[str, str]:
+    """The prepared data's identity: a hash of its info.json (row counts, label counts, sources
+    and the arrays' checksums when prepare records them)."""
+    info = Path(cfg.paths.prepared) / "info.json"
+    if not info.is_file():
+        return {}
+    return {"data.hash": hashlib.sha256(info.read_bytes()).hexdigest()[:16]}
+
+
+def start_stage_run(cfg: Config) -> Run | None:
+    """The run of a `dvc repro` / `dvc exp run` training, or None with tracking off."""
+    if not cfg.tracking.enabled:
+        return None
+    tags = {**dvc_tags(), **data_tags(cfg)}
+    return start_run(cfg, run_name=os.environ.get("DVC_EXP_NAME") or None, tags=tags)
+
+
+def write_run_file(path: Path, run: Run | None) -> None:
+    record = (
+        {"run_id": None}
+        if run is None
+        else {
+            "run_id": run.run_id,
+            "experiment_id": run.experiment_id,
+            "tracking_uri": run.client.tracking_uri,
+        }
+    )
+    write_json(path, record)
+
+
+def read_run_file(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("run_id")
