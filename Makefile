@@ -11,13 +11,19 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test lint format params lock clean
+.PHONY: run test lint format params lock clean ui bench
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	dvc repro
 
 test: $(STAMP)  ## the whole test suite
 	pytest
+
+ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
+	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
+
+bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)
+	python -m pipeline.bench
 
 lint: $(STAMP)  ## ruff check + format check
 	ruff check .

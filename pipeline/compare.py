@@ -80,6 +80,7 @@ def plot_curves(runs: pd.DataFrame, title: str, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     client = tracking.client_for(tracking.tracking_uri())
     figure, axes = plt.subplots(figsize=(8, 5))
@@ -88,6 +89,7 @@ def plot_curves(runs: pd.DataFrame, title: str, path: Path) -> None:
         if history:
             axes.plot([m.step for m in history], [m.value for m in history], marker=".", label=name)
     axes.set(title=title, xlabel="epoch", ylabel="validation accuracy")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     if axes.lines:
         axes.legend(fontsize="small")
