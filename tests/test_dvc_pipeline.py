@@ -159,3 +159,48 @@ def test_real_mnist_fetch_prepare_train_evaluate(project):
     run(project, "python", "-m", "pipeline.params", "train.epochs=2", "data.val_size=4000")
     again = run(project, "dvc", "repro")
     assert stages_run(again) == ["prepare", "train", "evaluate"]  # never fetched twice
+
+
+def test_queued_experiments_land_in_the_projects_mlflow_store(project):
+    """`dvc queue` runs experiments in temp copies under .dvc/tmp/exps/, deleted afterwards:
+    their MLflow runs must still land in the project's own store."""
+    import time
+
+    from mlflow import MlflowClient
+
+    write_digits_csv(project / "small" / "train.csv", 300, seed=1)
+    write_digits_csv(project / "small" / "test.csv", 100, seed=2)
+    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
+    commit(project)
+    run(
+        project,
+        "dvc",
+        "exp",
+        "run",
+        "--queue",
+        "-S",
+        "experiment=tiny",
+        "-S",
+        "optimizer.lr=0.001,0.01",
+        "evaluate",
+    )
+    try:
+        run(project, "dvc", "queue", "start", "-j", "2")
+        deadline = time.monotonic() + 300
+        while re.search(r"\b(Queued|Running)\b", status := run(project, "dvc", "queue", "status")):
+            assert time.monotonic() < deadline, status
+            time.sleep(2)
+    finally:
+        subprocess.run(
+            ["dvc", "queue", "stop"], cwd=project, env=ENV, capture_output=True, check=False
+        )
+    assert status.count("Success") == 2, status
+
+    shown = json.loads(run(project, "dvc", "exp", "show", "--json"))
+    names = {exp["name"] for commit_ in shown for exp in (commit_.get("experiments") or [])}
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("neuralscratch")
+    runs = client.search_runs([experiment.experiment_id])
+    assert {r.data.tags["dvc.experiment"] for r in runs} == names and len(names) == 2
+    assert {r.data.params["optimizer.lr"] for r in runs} == {"0.001", "0.01"}
+    assert {r.info.status for r in runs} == {"FINISHED"}
