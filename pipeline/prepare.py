@@ -20,9 +20,12 @@ SPLITS = ("train", "val", "test")
 
 
 def normalise(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """uint8 pixels (n, 784) -> values in [0, 1] of ``dtype``, divided in that dtype."""
-    x = pixels.astype(dtype)
-    x /= dtype.type(255)
+    """uint8 pixels (n, 784) -> values in [0, 1] of ``dtype``, divided in that dtype.
+
+    One pass: the ufunc converts each pixel to ``dtype`` (exactly) on its way into the division.
+    """
+    x = np.empty(pixels.shape, dtype=dtype)
+    np.divide(pixels, dtype.type(255), out=x, dtype=dtype)
     return x
 
 
