@@ -120,30 +120,34 @@ def sweep(tmp_path: Path, small_csvs, uri: str, lrs: str, *extra: str, experimen
     return run(command, PROJECT_ROOT, uri)
 
 
-@pytest.mark.parametrize("launcher", ["basic", "joblib"])
-def test_sweep_jobs_are_child_runs_of_one_parent(tmp_path, small_csvs, launcher):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.mark.parametrize(
+    ("launcher", "lrs"),
+    [
+        ([], ["0.01", "0.02", "0.05"]),
+        # 4 jobs at once against one fresh store: nobody races to create the store or experiment
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"], ["0.01", "0.02", "0.05", "0.1"]),
+    ],
+    ids=["sequential", "joblib-4-parallel"],
+)
+def test_sweep_jobs_are_child_runs_of_one_parent(tmp_path, small_csvs, launcher, lrs):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # fresh: the store is created before the jobs
     model = PROJECT_ROOT / "models" / "model.npz"
     before = model.stat().st_mtime_ns if model.exists() else None
-    extra = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"] if launcher == "joblib" else []
-    sweep(tmp_path, small_csvs, uri, "0.01,0.02,0.05", *extra)
+    result = sweep(tmp_path, small_csvs, uri, ",".join(lrs), *launcher)
+    assert "Error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
 
     client = MlflowClient(uri)
     runs = experiment_runs(client)
     parents = [r for r in runs if r.data.tags.get("sweep.parent") == "true"]
     children = [r for r in runs if r not in parents]
-    assert len(parents) == 1 and len(children) == 3
+    assert len(parents) == 1 and len(children) == len(lrs)
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    assert {r.data.tags["mlflow.runName"] for r in children} == {
-        "optimizer.lr=0.01",
-        "optimizer.lr=0.02",
-        "optimizer.lr=0.05",
-    }
+    assert {r.data.tags["mlflow.runName"] for r in children} == {f"optimizer.lr={lr}" for lr in lrs}
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("test_accuracy" in r.data.metrics for r in children)
     assert_default_experiment_empty(client)
     models = sorted((tmp_path / "sweep").glob("*/model.npz"))
-    assert len(models) == 3  # each job its own folder
+    assert len(models) == len(lrs)  # each job its own folder
     after = model.stat().st_mtime_ns if model.exists() else None
     assert before == after  # the DVC-tracked model is never touched
 
