@@ -223,6 +223,18 @@ def resume_run(run_id: str) -> Run:
     return Run(client, run_id, client.get_run(run_id).info.experiment_id)
 
 
+def reopen_run(run_id: str, history: list[sn.EpochMetrics]) -> Run:
+    """Set a killed run RUNNING again, for a training that resumes from its checkpoint, and
+    log the checkpointed epochs it missed (a kill can fall between checkpoint and logging)."""
+    run = resume_run(run_id)
+    run.client.update_run(run_id, status="RUNNING")
+    logged = {m.step for m in run.client.get_metric_history(run_id, "train_loss")}
+    for metrics in history:
+        if metrics.epoch not in logged:
+            run.log_epoch(metrics)
+    return run
+
+
 @contextlib.contextmanager
 def run_status(run: Run | None) -> Iterator[Run | None]:
     """End ``run`` FINISHED on success, KILLED on Ctrl-C/SIGTERM, FAILED (with the error) else."""

@@ -1,12 +1,13 @@
 """Stage ``train``: fit the network on the prepared training split, one line per epoch."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import scratchnn as sn
-from pipeline import tracking
+from pipeline import checkpoint, tracking
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
 from pipeline.digits_csv import N_CLASSES
@@ -28,24 +29,60 @@ def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
     return line + f"  {metrics.seconds:.1f}s"
 
 
-def train(cfg: Config, on_epoch_end=None) -> tuple[sn.Network, list[sn.EpochMetrics]]:
-    """Train on ``paths.prepared`` and return the network and its per-epoch history."""
+def train(
+    cfg: Config,
+    on_epoch_end: Callable[[sn.EpochMetrics], None] | None = None,
+    checkpoint_file: Path | None = None,
+    resume: checkpoint.Checkpoint | None = None,
+    run_id: str | None = None,
+) -> tuple[sn.Network, list[sn.EpochMetrics]]:
+    """Train on ``paths.prepared`` and return the network and its whole per-epoch history.
+
+    With ``checkpoint_file``, a checkpoint (naming MLflow run ``run_id``) is written after every
+    epoch; with ``resume``, training goes on from such a checkpoint.
+    """
     x, y = load_split(cfg.paths.prepared, "train")
     validation = load_split(cfg.paths.prepared, "val")
     assert y is not None and validation[1] is not None
     network = build_network(cfg, n_inputs=x.shape[1], n_classes=N_CLASSES)
-    history = sn.fit(
+    optimizer = build_optimizer(cfg)
+    rng = np.random.default_rng([cfg.train.seed, 1])  # batch order, apart from the init draws
+    history: list[sn.EpochMetrics] = []
+    if resume is not None:
+        network.params[...] = resume.params
+        optimizer.load_state(resume.optimizer)
+        rng.bit_generator.state = resume.rng_state
+        history = list(resume.history)
+        print(f"resuming after epoch {resume.epoch} from a checkpoint", flush=True)
+
+    def after_epoch(metrics: sn.EpochMetrics) -> None:
+        history.append(metrics)
+        if checkpoint_file is not None:
+            state = checkpoint.Checkpoint(
+                metrics.epoch,
+                network.params,
+                optimizer.state(),
+                rng.bit_generator.state,
+                history,
+                run_id,
+            )
+            checkpoint.save(checkpoint_file, state, cfg)
+        if on_epoch_end is not None:
+            on_epoch_end(metrics)
+
+    sn.fit(
         network,
-        build_optimizer(cfg),
+        optimizer,
         build_schedule(cfg),
         x.astype(network.dtype, copy=False),
         y,
         epochs=cfg.train.epochs,
         batch_size=cfg.train.batch_size,
-        rng=np.random.default_rng([cfg.train.seed, 1]),  # batch order, apart from the init draws
+        rng=rng,
         validation=(validation[0].astype(network.dtype, copy=False), validation[1]),
         weight_decay=cfg.train.weight_decay,
-        on_epoch_end=on_epoch_end,
+        on_epoch_end=after_epoch,
+        start_epoch=len(history),
     )
     return network, history
 
@@ -65,7 +102,11 @@ def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetric
 
 
 def train_tracked(
-    cfg: Config, run: tracking.Run | None, echo: bool = True
+    cfg: Config,
+    run: tracking.Run | None,
+    echo: bool = True,
+    checkpoint_file: Path | None = None,
+    resume: checkpoint.Checkpoint | None = None,
 ) -> list[sn.EpochMetrics]:
     """Train, write the outputs, then log the weights: outputs are on disk before any upload,
     so a tracking failure after training loses nothing (it is reported as a warning)."""
@@ -76,8 +117,11 @@ def train_tracked(
             print(progress_line(metrics, cfg.train.epochs), flush=True)
         epoch_logger(metrics)
 
-    network, history = train(cfg, on_epoch_end=on_epoch_end)
+    run_id = run.run_id if run else None
+    network, history = train(cfg, on_epoch_end, checkpoint_file, resume, run_id)
     write_outputs(cfg, network, history)
+    if checkpoint_file is not None:
+        checkpoint_file.unlink(missing_ok=True)
     tracking.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run)
     if run is not None:
         tracking.best_effort(lambda: run.log_artifact(cfg.paths.model), "logging the weights")
@@ -86,9 +130,14 @@ def train_tracked(
 
 def main() -> None:
     cfg = load_params()
-    run = tracking.start_stage_run(cfg)
+    checkpoint_file = checkpoint.checkpoint_path(cfg)
+    resumed = checkpoint.load(checkpoint_file, cfg)
+    if resumed is not None and resumed.run_id and cfg.tracking.enabled:
+        run = tracking.reopen_run(resumed.run_id, resumed.history)  # the killed run goes on
+    else:
+        run = tracking.start_stage_run(cfg)
     with tracking.run_status(run):
-        train_tracked(cfg, run)
+        train_tracked(cfg, run, checkpoint_file=checkpoint_file, resume=resumed)
     print(f"train: weights -> {cfg.paths.model}")
 
 

@@ -1,0 +1,95 @@
+"""Train's checkpoint, written after every epoch, so a killed training resumes where it stopped.
+
+It holds what the next epoch depends on: the weights, the optimiser's state (Adam's moments and
+step count), the batch-order RNG's state, the history so far and the MLflow run. Resuming from
+it gives weights bit-identical to an uninterrupted run. It is used only by a training whose
+configuration and prepared data match its fingerprint, and removed once the outputs are written.
+"""
+
+import dataclasses
+import hashlib
+import json
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+import scratchnn as sn
+from pipeline.config import Config
+from pipeline.io import atomic_file
+
+OPTIMIZER_PREFIX = "optimizer."
+
+
+@dataclass
+class Checkpoint:
+    epoch: int  # completed epochs
+    params: np.ndarray
+    optimizer: dict[str, np.ndarray]
+    rng_state: dict
+    history: list[sn.EpochMetrics]
+    run_id: str | None
+
+
+def checkpoint_path(cfg: Config) -> Path:
+    """``models/model.npz`` -> ``models/model.checkpoint.npz`` (beside, not a DVC output)."""
+    model = Path(cfg.paths.model)
+    return model.with_name(f"{model.stem}.checkpoint.npz")
+
+
+def fingerprint(cfg: Config) -> str:
+    """What decides the training: every setting but paths and tracking, and the data."""
+    settings = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
+    assert isinstance(settings, dict)
+    settings = {k: v for k, v in settings.items() if k not in ("paths", "tracking")}
+    info = Path(cfg.paths.prepared) / "info.json"
+    data = info.read_text() if info.is_file() else ""
+    return hashlib.sha256(json.dumps([settings, data], sort_keys=True).encode()).hexdigest()
+
+
+def save(path: Path, checkpoint: Checkpoint, cfg: Config) -> None:
+    meta = {
+        "fingerprint": fingerprint(cfg),
+        "epoch": checkpoint.epoch,
+        "rng_state": checkpoint.rng_state,
+        "history": [dataclasses.asdict(m) for m in checkpoint.history],
+        "run_id": checkpoint.run_id,
+    }
+    arrays = {f"{OPTIMIZER_PREFIX}{k}": v for k, v in checkpoint.optimizer.items()}
+    with atomic_file(path) as file:
+        np.savez(file, params=checkpoint.params, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load(path: Path, cfg: Config) -> Checkpoint | None:
+    """The checkpoint at ``path`` if it belongs to this configuration, else None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            params = npz["params"]
+            optimizer = {
+                key.removeprefix(OPTIMIZER_PREFIX): npz[key]
+                for key in npz.files
+                if key.startswith(OPTIMIZER_PREFIX)
+            }
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        print(f"warning: ignoring unreadable checkpoint {path} ({error})", file=sys.stderr)
+        return None
+    if meta["fingerprint"] != fingerprint(cfg):
+        print(
+            f"warning: ignoring checkpoint {path}: it is of another configuration or data",
+            file=sys.stderr,
+        )
+        return None
+    return Checkpoint(
+        epoch=meta["epoch"],
+        params=params,
+        optimizer=optimizer,
+        rng_state=meta["rng_state"],
+        history=[sn.EpochMetrics(**m) for m in meta["history"]],
+        run_id=meta["run_id"],
+    )
