@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 import scratchnn as sn
 from pipeline import tracking
+from pipeline.cli import user_errors_exit
 from pipeline.config import PROJECT_ROOT, Config, validate
 from pipeline.evaluate import evaluate, log_evaluation
 from pipeline.io import write_json
@@ -153,6 +154,11 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(raw: DictConfig) -> float:
+    with user_errors_exit():
+        return job(raw)
+
+
+def job(raw: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     cfg = validate(raw)
     multirun = hydra_cfg.mode is not None and hydra_cfg.mode.name == "MULTIRUN"
