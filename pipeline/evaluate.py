@@ -1,26 +1,35 @@
 """Stage ``evaluate``: accuracy and loss on the test set, per-class scores, the confusion matrix.
 
 When the test CSV has no labels (Kaggle's test.csv), the report is on the validation split, and
-says so. Writes ``metrics.json`` (for ``dvc metrics``), ``predictions.csv`` (actual, predicted:
-for DVC's confusion plot), ``classes.csv`` and ``report.md``, and prints the report.
+says so. Writes into ``paths.reports``: ``metrics.json`` (for ``dvc metrics``),
+``predictions.csv`` (actual, predicted: for DVC's confusion plot), ``classes.csv`` and
+``report.md``, and three figures: ``confusion.png``, ``misclassified.png`` (the most confidently
+wrong images) and ``training_curves.png`` (from train's ``history.csv``); it prints the report.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import scratchnn as sn
+from pipeline import plots, tracking
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
-from pipeline.digits_csv import N_CLASSES
+from pipeline.digits_csv import N_CLASSES, N_PIXELS
 from pipeline.io import write_json, write_text
+from pipeline.predict import probabilities
 from pipeline.prepare import load_split
+from pipeline.train import HISTORY_FILE, RUN_FILE
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
 CLASSES_FILE = "classes.csv"
 REPORT_FILE = "report.md"
+CONFUSION_PNG = "confusion.png"
+MISCLASSIFIED_PNG = "misclassified.png"
+CURVES_PNG = "training_curves.png"
 
 
 def per_class_scores(confusion: np.ndarray) -> pd.DataFrame:
@@ -51,7 +60,10 @@ def markdown_report(
     n: int,
     classes: pd.DataFrame,
     confusion: np.ndarray,
+    figures: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """The report: accuracy, per-class table, confusion matrix, and links to ``figures``
+    (``(title, file name)`` pairs, relative to the report's folder)."""
     lines = [f"# Evaluation on the {split} split", ""]
     if note:
         lines += [note, ""]
@@ -70,24 +82,78 @@ def markdown_report(
         "|---:" * (len(confusion) + 1) + "|",
     ]
     lines += [f"| **{i}** | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(confusion)]
+    if figures:
+        lines += ["", "Figures:", ""]
+        lines += [f"![{title}]({name})" for title, name in figures]
     return "\n".join(lines) + "\n"
 
 
-def evaluate(cfg: Config) -> tuple[dict, str]:
-    """Evaluate ``paths.model``; write the reports; return the metrics and the Markdown report."""
-    network = sn.load_weights(cfg.paths.model, dtype=np.dtype(cfg.dtype.value))
+def write_figures(
+    reports: Path,
+    split: str,
+    x: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    confusion: np.ndarray,
+) -> list[tuple[str, str]]:
+    """The PNGs into ``reports``; returns ``(title, file name)`` of each one written.
+
+    The training curves need train's ``history.csv`` in the same folder; without it (weights
+    that were not trained here) that figure is skipped and any old one removed."""
+    figures = [
+        (f"Confusion matrix ({split} split)", CONFUSION_PNG),
+        (f"Most confidently misclassified ({split} split)", MISCLASSIFIED_PNG),
+    ]
+    plots.save_png(plots.confusion_figure(confusion, figures[0][0]), reports / CONFUSION_PNG)
+    plots.save_png(
+        plots.misclassified_figure(x, labels, probs, f"{figures[1][0]}: true → predicted"),
+        reports / MISCLASSIFIED_PNG,
+    )
+    history = reports / HISTORY_FILE
+    if history.is_file():
+        figures.append(("Training curves", CURVES_PNG))
+        plots.save_png(
+            plots.training_curves_figure(pd.read_csv(history), "Training curves"),
+            reports / CURVES_PNG,
+        )
+    else:
+        (reports / CURVES_PNG).unlink(missing_ok=True)
+    return figures
+
+
+def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]:
+    """Evaluate ``network`` (by default ``paths.model`` in ``dtype``) on ``paths.prepared``;
+    write the reports into ``paths.reports``; return the metrics and the Markdown report.
+
+    The data is cast to the network's dtype: float64 weights (the original script's) run in
+    float64 on float32-prepared data too."""
+    if network is None:
+        network = sn.load_weights(
+            cfg.paths.model,
+            dtype=np.dtype(cfg.dtype.value),
+            n_inputs=N_PIXELS,
+            n_outputs=N_CLASSES,
+        )
     x_val, y_val = load_split(cfg.paths.prepared, "val")
     x_test, y_test = load_split(cfg.paths.prepared, "test")
     assert y_val is not None
+    x_val, x_test = (x.astype(network.dtype, copy=False) for x in (x_val, x_test))
     metrics: dict = {}
     val_loss, val_acc, val_pred = sn.evaluate(network, x_val, y_val)
     metrics["val"] = {"accuracy": val_acc, "loss": val_loss, "n": len(y_val)}
     if y_test is not None:
-        split, note, labels = "test", "", y_test
+        split, note, x, labels = "test", "", x_test, y_test
         loss, acc, predicted = sn.evaluate(network, x_test, y_test)
         metrics["test"] = {"accuracy": acc, "loss": loss, "n": len(y_test)}
     else:
-        split, labels, loss, acc, predicted = "validation", y_val, val_loss, val_acc, val_pred
+        split, x, labels, loss, acc, predicted = (
+            "validation",
+            x_val,
+            y_val,
+            val_loss,
+            val_acc,
+            val_pred,
+        )
         note = (
             f"The test CSV ({cfg.data.test_csv}) has no labels, so this report is on the "
             "validation split."
@@ -95,8 +161,9 @@ def evaluate(cfg: Config) -> tuple[dict, str]:
     metrics["evaluated_on"] = split
     confusion = sn.confusion_matrix(labels, predicted, N_CLASSES)
     classes = per_class_scores(confusion)
-    report = markdown_report(split, note, loss, acc, len(labels), classes, confusion)
     reports = Path(cfg.paths.reports)
+    figures = write_figures(reports, split, x, labels, probabilities(network, x), confusion)
+    report = markdown_report(split, note, loss, acc, len(labels), classes, confusion, figures)
     write_json(reports / METRICS_FILE, metrics)
     write_text(
         reports / PREDICTIONS_FILE,
@@ -107,9 +174,22 @@ def evaluate(cfg: Config) -> tuple[dict, str]:
     return metrics, report
 
 
+def log_evaluation(run: tracking.Run, cfg: Config, metrics: dict) -> None:
+    """Test metrics (at the last epoch's step) and every report file, into the training's run."""
+    if "test" in metrics:
+        values = {f"test_{key}": metrics["test"][key] for key in ("accuracy", "loss")}
+        run.log_metrics(values, step=cfg.train.epochs)
+    run.log_artifacts(cfg.paths.reports, "reports")
+
+
 def main() -> None:
-    _, report = evaluate(load_params())
+    cfg = load_params()
+    metrics, report = evaluate(cfg)
     print(report, end="")
+    run_id = tracking.read_run_file(Path(cfg.paths.reports) / RUN_FILE)
+    if cfg.tracking.enabled and run_id:
+        run = tracking.resume_run(run_id)
+        tracking.best_effort(lambda: log_evaluation(run, cfg, metrics), "logging the evaluation")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""Save and load a network's weights as one ``.npz`` file.
+"""Save and load a network's weights: one ``.npz`` file, or the original script's folder of
+per-layer ``.npy`` files.
 
-The file holds ``layer{i}_weights`` (n_in, n_out) and ``layer{i}_biases`` (1, n_out) for
-i = 1, 2, ...: the names and layout of the original script's per-layer ``.npy`` files.
-Loading never unpickles (``allow_pickle=False``).
+Both hold ``layer{i}_weights`` (n_in, n_out) and ``layer{i}_biases`` (1, n_out) for
+i = 1, 2, ...: the ``.npz`` keeps the original's names, the folder is its exact layout
+(``layer1_weights.npy``, ``layer1_biases.npy``, ...; what its ``np.save`` calls wrote).
+Arrays are loaded as stored: never transposed or reshaped to fit, never unpickled
+(``allow_pickle=False``), their dtype kept unless a ``dtype`` is asked for.
 """
 
 import re
@@ -15,6 +18,7 @@ import numpy as np
 from scratchnn.network import Network, mlp
 
 _KEY = re.compile(r"layer(\d+)_(weights|biases)")
+LAYER_FILE_SUFFIX = ".npy"
 
 
 class WeightsError(ValueError):
@@ -35,40 +39,91 @@ def save_weights(network: Network, file: str | Path | BinaryIO) -> None:
     np.savez(file, **weight_arrays(network))
 
 
+def save_layer_files(network: Network, folder: str | Path) -> list[Path]:
+    """Write the original layout into ``folder``: ``layer{i}_weights.npy`` and
+    ``layer{i}_biases.npy``, one ``np.save`` per array, in the network's dtype. Returns the
+    files written (the folder is created if needed; other files in it are left alone)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, array in weight_arrays(network).items():
+        path = folder / f"{name}{LAYER_FILE_SUFFIX}"
+        np.save(path, array, allow_pickle=False)
+        written.append(path)
+    return written
+
+
+def _check_layer(
+    i: int,
+    arrays: dict[str, np.ndarray],
+    source: str,
+    suffix: str,
+    n_in_expected: int | None,
+    why: str,
+) -> tuple[int, int]:
+    """``(n_in, n_out)`` of layer ``i`` after checking its two arrays; errors name the layer."""
+    w_name, b_name = f"layer{i}_weights{suffix}", f"layer{i}_biases{suffix}"
+    for name in (w_name, b_name):
+        if name.removesuffix(suffix) not in arrays:
+            raise WeightsError(f"{source}: {name} is missing")
+    weights, biases = arrays[f"layer{i}_weights"], arrays[f"layer{i}_biases"]
+    if weights.ndim != 2 or weights.dtype.kind != "f":
+        raise WeightsError(
+            f"{source}: {w_name} must be a 2-D float array (n_in, n_out), "
+            f"got shape {weights.shape} dtype {weights.dtype}"
+        )
+    n_in, n_out = weights.shape
+    if n_in_expected is not None and n_in != n_in_expected:
+        raise WeightsError(
+            f"{source}: {w_name} has shape {weights.shape}, expected ({n_in_expected}, *) {why}"
+        )
+    if biases.shape != (1, n_out) or biases.dtype.kind != "f":
+        raise WeightsError(
+            f"{source}: {b_name} has shape {biases.shape} dtype {biases.dtype}, "
+            f"expected (1, {n_out}) float to match {w_name} {weights.shape}"
+        )
+    return n_in, n_out
+
+
 def network_from_arrays(
-    arrays: dict[str, np.ndarray], source: str, dtype: np.dtype | type | None = None
+    arrays: dict[str, np.ndarray],
+    source: str,
+    dtype: np.dtype | type | None = None,
+    *,
+    n_inputs: int | None = None,
+    n_outputs: int | None = None,
+    suffix: str = "",
 ) -> Network:
-    """Build an MLP from ``layer{i}_weights``/``layer{i}_biases`` arrays, checking every shape."""
+    """Build an MLP from ``layer{i}_weights``/``layer{i}_biases`` arrays, checking every shape.
+
+    ``n_inputs`` / ``n_outputs``, when given, are what the caller's data needs (784 pixels,
+    10 classes): a file that does not fit is refused with the layer, its shape and the one
+    expected. ``suffix`` is appended to array names in messages (``.npy`` for a folder).
+    """
     layers = sorted({int(m.group(1)) for key in arrays if (m := _KEY.fullmatch(key))})
     if not layers:
-        raise WeightsError(f"{source}: no layer1_weights / layer1_biases arrays found")
+        raise WeightsError(f"{source}: no layer1_weights{suffix} / layer1_biases{suffix} found")
     if layers != list(range(1, len(layers) + 1)):
         missing = sorted(set(range(1, max(layers) + 1)) - set(layers))
-        raise WeightsError(f"{source}: layer{missing[0]} is missing (found layers {layers})")
-    sizes = []
+        raise WeightsError(
+            f"{source}: layer{missing[0]}_weights{suffix} and layer{missing[0]}_biases{suffix} "
+            f"are missing (found layers {layers})"
+        )
+    sizes: list[int] = []
     for i in layers:
-        for part in ("weights", "biases"):
-            if f"layer{i}_{part}" not in arrays:
-                raise WeightsError(f"{source}: layer{i}_{part} is missing")
-        weights, biases = arrays[f"layer{i}_weights"], arrays[f"layer{i}_biases"]
-        if weights.ndim != 2 or weights.dtype.kind != "f":
-            raise WeightsError(
-                f"{source}: layer{i}_weights must be a 2-D float array (n_in, n_out), "
-                f"got shape {weights.shape} dtype {weights.dtype}"
-            )
-        n_in, n_out = weights.shape
-        if sizes and n_in != sizes[-1]:
-            raise WeightsError(
-                f"{source}: layer{i}_weights has shape {weights.shape}, expected ({sizes[-1]}, *) "
-                f"to follow layer{i - 1}'s {sizes[-1]} outputs"
-            )
-        if biases.shape != (1, n_out) or biases.dtype.kind != "f":
-            raise WeightsError(
-                f"{source}: layer{i}_biases has shape {biases.shape} dtype {biases.dtype}, "
-                f"expected (1, {n_out}) float"
-            )
-        sizes += [n_in, n_out] if not sizes else [n_out]
-    dtype = np.dtype(dtype or arrays["layer1_weights"].dtype)
+        if sizes:
+            expected, why = sizes[-1], f"to follow layer{i - 1}'s {sizes[-1]} outputs"
+        else:
+            expected, why = n_inputs, f"for inputs of {n_inputs} values"
+        n_in, n_out = _check_layer(i, arrays, source, suffix, expected, why)
+        sizes += [n_out] if sizes else [n_in, n_out]
+    if n_outputs is not None and sizes[-1] != n_outputs:
+        last = f"layer{layers[-1]}_weights{suffix}"
+        raise WeightsError(
+            f"{source}: {last} has shape {arrays[f'layer{layers[-1]}_weights'].shape}, "
+            f"expected ({sizes[-2]}, {n_outputs}) for {n_outputs} classes"
+        )
+    dtype = np.dtype(arrays["layer1_weights"].dtype if dtype is None else dtype)
     network = mlp(sizes, rng=np.random.default_rng(0), dtype=dtype)
     for i, layer in enumerate(network.dense_layers, start=1):
         layer.W[...] = arrays[f"layer{i}_weights"]
@@ -76,13 +131,51 @@ def network_from_arrays(
     return network
 
 
-def load_weights(path: str | Path, dtype: np.dtype | type | None = None) -> Network:
-    """Load a network saved by ``save_weights``; ``dtype`` defaults to the file's."""
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+            return {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such weights file") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise WeightsError(f"{path}: not a readable .npz weights file ({error})") from None
-    return network_from_arrays(arrays, str(path), dtype)
+
+
+def _read_layer_files(folder: Path) -> dict[str, np.ndarray]:
+    arrays = {}
+    for path in sorted(folder.glob(f"layer*{LAYER_FILE_SUFFIX}")):
+        name = path.name.removesuffix(LAYER_FILE_SUFFIX)
+        if not _KEY.fullmatch(name):
+            continue
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            raise WeightsError(f"{path}: not a readable .npy array ({error})") from None
+        if not isinstance(array, np.ndarray):  # np.load gives an NpzFile for a zip
+            raise WeightsError(f"{path}: not a .npy array")
+        arrays[name] = array
+    return arrays
+
+
+def load_weights(
+    path: str | Path,
+    dtype: np.dtype | type | None = None,
+    *,
+    n_inputs: int | None = None,
+    n_outputs: int | None = None,
+) -> Network:
+    """Load a network from an ``.npz`` written by ``save_weights``, or from a folder in the
+    original layout (``layer{i}_weights.npy`` ...; see ``save_layer_files``).
+
+    ``dtype`` defaults to the file's: the original float64 weights load bit for bit.
+    ``n_inputs`` / ``n_outputs`` check the sizes the caller's data needs (see
+    ``network_from_arrays``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        arrays, suffix = _read_layer_files(path), LAYER_FILE_SUFFIX
+    else:
+        arrays, suffix = _read_npz(path), ""
+    return network_from_arrays(
+        arrays, str(path), dtype, n_inputs=n_inputs, n_outputs=n_outputs, suffix=suffix
+    )

@@ -113,11 +113,20 @@ def test_repro_reruns_exactly_what_changed(project):
     values = metrics[""]["data"]["reports/metrics.json"]["data"]
     assert 0.0 <= values["test"]["accuracy"] <= 1.0 and values["test"]["loss"] > 0
 
+    assert stages_run(run(project, "dvc", "repro", "plots_template")) == ["plots_template"]
     run(project, "dvc", "plots", "show", "-o", "dvc_plots")
     page = (project / "dvc_plots" / "index.html").read_text()
     for plot in ("loss", "accuracy", "learning_rate", "confusion"):
         assert plot in page
     assert "val_accuracy" in page and "predicted" in page
+    assert "<script src" not in page  # vega is inline: the page renders offline
+    for png in ("confusion.png", "misclassified.png", "training_curves.png"):
+        assert png in page and any((project / "dvc_plots" / "static").glob(f"*{png}"))
+
+    assert stages_run(run(project, "dvc", "repro", "predict")) == ["predict"]
+    submission = (project / "reports" / "submission.csv").read_text().splitlines()
+    assert submission[0] == "ImageId,Label" and len(submission) == 101
+    assert submission[1].startswith("1,") and submission[-1].startswith("100,")
 
 
 def test_exp_run_composes_params_from_conf_with_hydra(project):
@@ -144,7 +153,10 @@ def test_real_mnist_fetch_prepare_train_evaluate(project):
     run(project, "python", "-m", "pipeline.params", "train.epochs=2")
     commit(project)
     output = run(project, "dvc", "repro")
-    assert stages_run(output) == ["fetch", "prepare", "train", "evaluate"]
+    stages = stages_run(output)
+    chain = ["fetch", "prepare", "train", "evaluate"]
+    assert [stage for stage in stages if stage in chain] == chain
+    assert sorted(stages) == sorted([*chain, "predict", "plots_template"])
     info = json.loads((project / "data" / "prepared" / "info.json").read_text())
     assert info["rows"] == {"train": 55_000, "val": 5_000, "test": 10_000}
     train_counts = [
@@ -158,7 +170,9 @@ def test_real_mnist_fetch_prepare_train_evaluate(project):
 
     run(project, "python", "-m", "pipeline.params", "train.epochs=2", "data.val_size=4000")
     again = run(project, "dvc", "repro")
-    assert stages_run(again) == ["prepare", "train", "evaluate"]  # never fetched twice
+    again_stages = stages_run(again)  # never fetched twice
+    assert sorted(again_stages) == ["evaluate", "predict", "prepare", "train"]
+    assert len((project / "reports" / "submission.csv").read_text().splitlines()) == 10_001
 
 
 def test_queued_experiments_land_in_the_projects_mlflow_store(project):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 import scratchnn as sn
 from pipeline.config import Config, ConfigError, compose, to_yaml, validate
@@ -94,6 +95,10 @@ def test_train_then_evaluate(tmp_path, small_csvs):
     assert f"accuracy **{accuracy:.2%}**" in report
     classes = pd.read_csv(tmp_path / "reports" / "classes.csv")
     assert classes["support"].sum() == 100
+    for png in ("confusion.png", "misclassified.png", "training_curves.png"):
+        with Image.open(tmp_path / "reports" / png) as image:
+            assert image.format == "PNG" and min(image.size) >= 300
+        assert f"]({png})" in report  # linked from report.md, which sits beside them
 
 
 def test_training_is_deterministic(tmp_path, small_csvs):

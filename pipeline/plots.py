@@ -1,0 +1,130 @@
+"""The figures ``evaluate`` writes as PNG: confusion matrix, misclassified digits, training curves.
+
+Drawn with matplotlib's object API (``Figure``, rendered by Agg): no pyplot, no global state and
+no display needed. Each ``*_figure`` function returns a Figure; ``save_png`` writes it atomically.
+PNGs carry no software-version metadata, so the same inputs give the same bytes.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from pipeline.io import atomic_file
+
+IMAGE_SIDE = 28  # MNIST pixels are stored row by row: row r is pixels[28 * r : 28 * (r + 1)]
+DPI = 100
+
+
+def save_png(figure: Figure, path: str | Path) -> None:
+    with atomic_file(path) as file:
+        figure.savefig(file, format="png", dpi=DPI, metadata={"Software": None})
+
+
+def confusion_figure(confusion: np.ndarray, title: str) -> Figure:
+    """Heatmap of a (10, 10) confusion matrix (rows: true digit, columns: predicted), every
+    cell annotated with its count. The colours are on a log scale: the diagonal holds ~1,000
+    images per digit and the mistakes a handful, which a linear scale would paint all alike."""
+    n = len(confusion)
+    figure = Figure(figsize=(7.2, 6.2), layout="constrained")
+    ax = figure.add_subplot()
+    counts = np.ma.masked_equal(confusion, 0)  # zero cells stay white
+    norm = LogNorm(vmin=1, vmax=max(int(confusion.max()), 2))
+    image = ax.imshow(counts, cmap="Blues", norm=norm)
+    figure.colorbar(image, ax=ax, label="images (log scale)", shrink=0.85)
+    for (row, col), count in np.ndenumerate(confusion):
+        if count:
+            dark = norm(count) > 0.6
+            ax.text(
+                col,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+                fontweight="bold" if row == col else "normal",
+            )
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(title)
+    return figure
+
+
+def most_confident_mistakes(
+    labels: np.ndarray, probabilities: np.ndarray, count: int
+) -> np.ndarray:
+    """Indices of up to ``count`` misclassified rows, the most confident (highest probability
+    given to the wrong predicted class) first; ties keep the data's order."""
+    predicted = np.argmax(probabilities, axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    confidence = probabilities[wrong, predicted[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:count]
+
+
+def misclassified_figure(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    title: str,
+    count: int = 24,
+    columns: int = 8,
+) -> Figure:
+    """A grid of the ``count`` most confidently misclassified images (rows of 784 pixels in
+    [0, 1]), each titled with its true label, the prediction and the probability given to it.
+    Ink is drawn dark on white, on a fixed 0..1 scale (no per-image contrast stretch)."""
+    chosen = most_confident_mistakes(labels, probabilities, count)
+    rows = max(1, -(-len(chosen) // columns))
+    figure = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5), layout="constrained")
+    figure.suptitle(title)
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, index in zip(axes.flat, chosen, strict=False):
+        predicted = int(np.argmax(probabilities[index]))
+        image = images[index].reshape(IMAGE_SIDE, IMAGE_SIDE)
+        ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(
+            f"true {labels[index]} → {predicted}\n{probabilities[index, predicted]:.1%}  #{index}",
+            fontsize=9,
+        )
+    if not len(chosen):
+        axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    return figure
+
+
+def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
+    """Loss and accuracy (train vs validation) and the learning rate, per epoch, from the
+    ``history.csv`` that ``train`` writes (columns epoch, lr, train_loss, train_accuracy,
+    val_loss, val_accuracy)."""
+    figure = Figure(figsize=(13, 3.8), layout="constrained")
+    figure.suptitle(title)
+    loss_ax, accuracy_ax, lr_ax = figure.subplots(1, 3)
+    epochs = history["epoch"]
+    marker = "o" if len(history) <= 30 else None
+    for split, style in (("train", "-"), ("val", "--")):
+        name = "train" if split == "train" else "validation"
+        loss_ax.plot(epochs, history[f"{split}_loss"], style, marker=marker, ms=3, label=name)
+        accuracy_ax.plot(
+            epochs, 100 * history[f"{split}_accuracy"], style, marker=marker, ms=3, label=name
+        )
+    loss_ax.set_yscale("log")
+    loss_ax.set_title("loss")
+    loss_ax.set_ylabel("cross-entropy (log scale)")
+    accuracy_ax.set_title("accuracy")
+    accuracy_ax.set_ylabel("accuracy (%)")
+    lr_ax.plot(epochs, history["lr"], color="tab:green", marker=marker, ms=3)
+    lr_ax.set_title("learning rate")
+    lr_ax.set_ylabel("learning rate")
+    lr_ax.set_ylim(bottom=0)
+    lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    for ax in (loss_ax, accuracy_ax, lr_ax):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    loss_ax.legend()
+    accuracy_ax.legend()
+    return figure

@@ -1,0 +1,195 @@
+"""Stage ``predict``: a digit for every row of a CSV, as a Kaggle submission; or for one image.
+
+    python -m pipeline.predict                                   # params.yaml's test CSV and model
+    python -m pipeline.predict --csv FILE --model M --output submission.csv
+    python -m pipeline.predict --image digit.png [--model M] [--save-input seen.png]
+
+A CSV is any file of 784 pixel columns (0-255) in either layout ``prepare`` reads; a ``label``
+column, if present, is ignored for the submission and used to print the accuracy. The
+submission has the header ``ImageId,Label``, ImageId counting rows from 1 (Kaggle's Digit
+Recognizer format). ``--model`` takes an ``.npz`` from ``train`` or a folder in the original
+script's layout (``layer1_weights.npy`` ...); the model's own dtype is used.
+
+An image is turned into what the network was trained on, white ink on black, 28x28 (see
+``image_to_pixels``), and the prediction printed with the top-3 probabilities.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+import scratchnn as sn
+from pipeline.cli import run_stage
+from pipeline.config import load_params
+from pipeline.digits_csv import N_CLASSES, N_PIXELS, DataError, read_digits_csv
+from pipeline.io import atomic_file, write_text
+from pipeline.prepare import normalise
+
+SUBMISSION_FILE = "submission.csv"
+SIDE = 28  # MNIST: 28x28 pixels, row-major
+DIGIT_BOX = 20  # MNIST scaled each digit to fit 20x20, then centred its mass in the 28x28 frame
+
+
+def probabilities(network: sn.Network, x: np.ndarray, chunk_size: int = 8192) -> np.ndarray:
+    """Softmax of the network's logits: (n, n_in) -> (n, n_classes), rows summing to 1."""
+    out = np.empty((len(x), network.layer_sizes[-1]), dtype=network.dtype)
+    for start in range(0, len(x), chunk_size):
+        logits = network.forward(x[start : start + chunk_size])
+        shifted = logits - logits.max(axis=1, keepdims=True)  # a new array: forward reuses its
+        np.exp(shifted, out=shifted)
+        out[start : start + chunk_size] = shifted / shifted.sum(axis=1, keepdims=True)
+    return out
+
+
+def load_model(path: str | Path) -> sn.Network:
+    """A model for 784-pixel digits in 10 classes, in the file's own dtype."""
+    return sn.load_weights(path, n_inputs=N_PIXELS, n_outputs=N_CLASSES)
+
+
+def submission_csv(predicted: np.ndarray) -> str:
+    """``ImageId,Label`` rows, ImageId = 1, 2, ... in the input's row order."""
+    rows = [f"{i},{label}" for i, label in enumerate(predicted.tolist(), start=1)]
+    return "\n".join(["ImageId,Label", *rows]) + "\n"
+
+
+def predict_csv(csv: str | Path, model: str | Path, output: str | Path) -> str:
+    """Predict every row of ``csv``, write the submission to ``output``; return a summary."""
+    network = load_model(model)
+    digits = read_digits_csv(csv, require_labels=False)
+    predicted = network.predict(normalise(digits.pixels, network.dtype))
+    write_text(output, submission_csv(predicted))
+    summary = f"predict: {len(predicted):,} images of {csv} -> {output} (model {model})"
+    if digits.labels is not None:
+        summary += f"; the CSV has labels: accuracy {sn.accuracy(predicted, digits.labels):.2%}"
+    return summary
+
+
+def _border(image: np.ndarray) -> np.ndarray:
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+
+
+def image_to_pixels(image: Image.Image) -> np.ndarray:
+    """An image as the network's input: (784,) float64 in [0, 1], white ink on black.
+
+    - Colour is converted to grey (luma). A transparent background is background: where the
+      image has transparency, the ink is its opacity (so a stroke drawn on a transparent canvas
+      works whatever its colour).
+    - Polarity: MNIST digits are light on dark. If the image's border is mostly light (the
+      median of its outermost pixels is above one half) it is taken as dark ink on light paper
+      and inverted.
+    - A 28x28 image is then used as it is. Any other size is brought to MNIST's framing: the
+      background level is subtracted and the contrast stretched to 0..1, the ink's bounding
+      box is cropped, scaled (Lanczos) so its longer side is 20 pixels, and placed in a 28x28
+      black frame with its centre of mass at the centre, as MNIST's digits were.
+    """
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if has_alpha:
+        alpha = np.asarray(image.convert("RGBA").getchannel("A"), dtype=np.float64) / 255
+        has_alpha = bool(alpha.min() < 1.0)
+    if has_alpha:
+        grey = alpha
+    else:
+        levels = np.asarray(image.convert("L"), dtype=np.int64)
+        if np.median(_border(levels)) > 127:
+            levels = 255 - levels  # in integers: exactly the pixels of the inverted image
+        grey = levels / 255
+    if grey.shape == (SIDE, SIDE):
+        return grey.reshape(-1)
+    background = float(np.median(_border(grey)))
+    peak = float(grey.max())
+    if peak - background < 0.1:
+        raise DataError("the image looks blank: no digit stands out from the background")
+    ink = np.clip((grey - background) / (peak - background), 0.0, 1.0)
+    rows, cols = np.nonzero(ink > 0.1)
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    height, width = ink.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(ink.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
+    digit = np.clip(np.asarray(small, dtype=np.float64), 0.0, 1.0)
+    # centre of mass -> (14, 14), clamped so the digit stays inside the frame
+    r_mass, c_mass = (np.indices(digit.shape) * digit).reshape(2, -1).sum(axis=1) / digit.sum()
+    top = int(np.clip(round(SIDE / 2 - 0.5 - r_mass), 0, SIDE - digit.shape[0]))
+    left = int(np.clip(round(SIDE / 2 - 0.5 - c_mass), 0, SIDE - digit.shape[1]))
+    frame = np.zeros((SIDE, SIDE))
+    frame[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
+    return frame.reshape(-1)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """``image_to_pixels`` of the image file at ``path``; unreadable files name the path."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image_to_pixels(image)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such image file") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise DataError(f"{path}: not a readable image ({error})") from None
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+
+
+def predict_image(image: str | Path, model: str | Path, top: int = 3) -> tuple[int, str]:
+    """The predicted digit and a report with the ``top`` probabilities."""
+    network = load_model(model)
+    pixels = read_image(image).astype(network.dtype)
+    p = probabilities(network, pixels[None, :])[0]
+    best = np.argsort(-p, kind="stable")[:top]
+    lines = [f"{image}: {int(best[0])}", f"top {top}:"]
+    lines += [f"  {digit}  {p[digit]:7.2%}" for digit in best]
+    return int(best[0]), "\n".join(lines)
+
+
+def save_input(pixels: np.ndarray, path: str | Path) -> None:
+    """The 28x28 the network sees, as a grey PNG (white ink on black, 1:1 pixels)."""
+    image = Image.fromarray(np.round(pixels.reshape(SIDE, SIDE) * 255).astype(np.uint8), "L")
+    with atomic_file(path) as file:
+        image.save(file, format="PNG")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.predict",
+        description="Predict digits: a submission CSV for a CSV of pixel rows, or one image.",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--csv", help="784 pixel columns per row (default: params data.test_csv)")
+    source.add_argument("--image", help="a PNG/JPEG of one digit; prints the top-3 guesses")
+    parser.add_argument(
+        "--model", help="an .npz, or a folder of layer*.npy (default: params paths.model)"
+    )
+    parser.add_argument(
+        "--output", help=f"the submission CSV (default: <params paths.reports>/{SUBMISSION_FILE})"
+    )
+    parser.add_argument("--save-input", help="with --image: write the 28x28 the network sees")
+    args = parser.parse_args(argv)
+    if args.image is None and args.save_input is not None:
+        parser.error("--save-input goes with --image")
+    if args.image is not None and args.output is not None:
+        parser.error("--output goes with --csv: --image prints its prediction")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    needs_params = args.model is None or (
+        args.image is None and (args.csv is None or args.output is None)
+    )
+    cfg = load_params() if needs_params else None
+    model = args.model or cfg.paths.model
+    if args.image is not None:
+        _, report = predict_image(args.image, model)
+        print(report)
+        if args.save_input:
+            save_input(read_image(args.image), args.save_input)
+        return
+    csv = args.csv or cfg.data.test_csv
+    output = args.output or Path(cfg.paths.reports) / SUBMISSION_FILE
+    print(predict_csv(csv, model, output))
+
+
+if __name__ == "__main__":
+    run_stage(main)
