@@ -1,7 +1,8 @@
 """The training loop: epochs of (mini-)batch gradient descent, reporting after each epoch."""
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,32 @@ class TrainingDiverged(FloatingPointError):
         )
 
 
+def batches(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int | None,
+    rng: np.random.Generator,
+    buffer: RowBuffer,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of ``(x_batch, y_batch)``: (batch, n_in) rows and their (batch,) labels.
+
+    ``batch_size=None`` is full batch: ``x`` and ``y`` themselves, once. Otherwise one
+    permutation per epoch, the labels gathered once along it, and each batch's rows gathered
+    into ``buffer``: reused, small enough to stay in the CPU cache until the first matrix
+    product reads it (gathering all of ``x`` at once would write and read 4 bytes per pixel of
+    the whole training set through main memory, and hold a second copy of it).
+    """
+    if batch_size is None:
+        yield x, y
+        return
+    order = rng.permutation(len(x))
+    y_shuffled = y[order]
+    for start in range(0, len(x), batch_size):
+        rows = order[start : start + batch_size]
+        x_batch = np.take(x, rows, axis=0, out=buffer.take(len(rows)))
+        yield x_batch, y_shuffled[start : start + batch_size]
+
+
 def fit(
     network: Network,
     optimizer: Optimizer,
@@ -64,26 +91,20 @@ def fit(
     """
     n_classes = network.layer_sizes[-1]
     loss_fn = SoftmaxCrossEntropy(n_classes, network.dtype)
-    batch = len(x) if batch_size is None else min(batch_size, len(x))
-    x_batches = RowBuffer(x.shape[1], x.dtype)
+    if batch_size is not None:
+        batch_size = min(batch_size, len(x))
+    x_batch_buffer = RowBuffer(x.shape[1], x.dtype)
     decay_term = np.empty_like(network.params) if weight_decay else None
     history = []
     for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
         lr = schedule(epoch)
-        order = None if batch_size is None else rng.permutation(len(x))
         loss_sum = 0.0
         correct = 0
-        for start in range(0, len(x), batch):
-            if order is None:
-                xb, yb = x[start : start + batch], y[start : start + batch]
-            else:
-                rows = order[start : start + batch]
-                xb = np.take(x, rows, axis=0, out=x_batches.take(len(rows)))
-                yb = y[rows]
+        for xb, yb in batches(x, y, batch_size, rng, x_batch_buffer):
             logits = network.forward(xb)
             loss = loss_fn.forward(logits, yb)
-            if not np.isfinite(loss):
+            if not math.isfinite(loss):
                 raise TrainingDiverged(epoch + 1, loss)
             loss_sum += loss * len(yb)
             correct += int(np.count_nonzero(np.argmax(loss_fn.p, axis=1) == yb))

@@ -64,3 +64,42 @@ def test_state_round_trip_continues_identically(make):
     first.step(a, grads[2], lr=0.1)
     second.step(b, grads[2], lr=0.1)
     np.testing.assert_array_equal(a, b)
+
+
+def textbook_adam(grads: list[np.ndarray], params: np.ndarray, lr: float) -> np.ndarray:
+    """Adam exactly as Kingma & Ba write it, one line per formula: the independent reference."""
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    m, v = np.zeros_like(params), np.zeros_like(params)
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        params = params - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return params
+
+
+def test_adam_rearranged_update_is_the_textbook_formula():
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal(50) * 10.0 ** rng.integers(-6, 1) for _ in range(40)]
+    params = rng.standard_normal(50)
+    expected = textbook_adam(grads, params.copy(), lr=0.01)
+    optimizer = Adam(flush_every=0)
+    for g in grads:
+        optimizer.step(params, g, lr=0.01)
+    np.testing.assert_allclose(params, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_adam_flushes_subnormal_moments_and_weights_every_flush_every_steps():
+    tiny = np.finfo(np.float32).tiny
+    params = np.array([1.0, tiny / 8, 0.5], dtype=np.float32)  # the second one subnormal
+    grads = np.array([0.1, 0.0, tiny / 4], dtype=np.float32)  # a subnormal gradient too
+    kept = params.copy()
+    flushing, plain = Adam(flush_every=2), Adam(flush_every=0)
+    for step in (1, 2):
+        flushing.step(params, grads, lr=1e-3)
+        plain.step(kept, grads, lr=1e-3)
+        if step == 1:  # no flush yet: the two agree bit for bit
+            np.testing.assert_array_equal(params, kept)
+    assert params[1] == 0 and kept[1] != 0
+    assert flushing.m_sum[2] == 0 and plain.m_sum[2] != 0
+    assert params[0] == kept[0] and params[2] == kept[2]  # normal numbers are untouched

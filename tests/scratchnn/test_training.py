@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from scratchnn import SGD, Adam, SoftmaxCrossEntropy, TrainingDiverged, constant, fit, mlp
+from scratchnn.buffers import RowBuffer
+from scratchnn.training import batches
 
 
 def blobs(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -124,3 +126,24 @@ def test_short_last_batch_is_a_step_of_its_own():
         rng=np.random.default_rng(0),
     )
     assert optimizer.t == 2 * 3  # 16 + 16 + 3 rows per epoch
+
+
+def test_batches_cover_every_row_once_with_matching_labels():
+    x = np.arange(70, dtype=np.float32).reshape(35, 2)
+    y = np.arange(35)
+    seen = [
+        (xb.copy(), yb.copy())
+        for xb, yb in batches(x, y, 16, np.random.default_rng(0), RowBuffer(2, np.float32))
+    ]
+    assert [len(yb) for _, yb in seen] == [16, 16, 3]
+    rows = np.concatenate([yb for _, yb in seen])
+    np.testing.assert_array_equal(np.sort(rows), y)  # a permutation of all rows
+    assert not np.array_equal(rows, y)
+    for xb, yb in seen:
+        np.testing.assert_array_equal(xb, x[yb])  # each row kept its label
+
+
+def test_full_batch_is_the_data_itself_in_order():
+    x, y = blobs(20)
+    ((xb, yb),) = batches(x, y, None, np.random.default_rng(0), RowBuffer(4, np.float32))
+    assert xb is x and yb is y
