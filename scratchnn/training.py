@@ -62,7 +62,9 @@ def batches(
     y_shuffled = y[order]
     for start in range(0, len(x), batch_size):
         rows = order[start : start + batch_size]
-        x_batch = np.take(x, rows, axis=0, out=buffer.take(len(rows)))
+        # mode="clip": rows of a permutation are always valid, and the default mode ("raise")
+        # would gather into a temporary first, so as to leave ``out`` untouched on a bad index
+        x_batch = np.take(x, rows, axis=0, out=buffer.take(len(rows)), mode="clip")
         yield x_batch, y_shuffled[start : start + batch_size]
 
 
