@@ -74,8 +74,10 @@ def _check_integers(frame: pd.DataFrame, path: Path, low: int, high: int, noun: 
         if pd.api.types.is_integer_dtype(values):
             continue
         numeric = pd.to_numeric(values, errors="coerce")
-        bad = numeric.isna() | (numeric != np.floor(numeric))
+        bad = ~np.isfinite(numeric) | (numeric != np.floor(numeric))  # NaN, inf, 3.5, "x"
         row = int(np.flatnonzero(bad.to_numpy())[0])
+        if str(values.iloc[row]) == str(column):
+            raise DataError(f"{path}: line {row + 2} repeats the header line")
         raise DataError(
             f"{path}: line {row + 2}, column {column!r}: {values.iloc[row]!r} is not an integer "
             f"{noun}"
@@ -133,11 +135,25 @@ def _read_clean(path: Path, require_labels: bool) -> Digits | None:
     return Digits(pixels=np.ascontiguousarray(columns.T), labels=labels)
 
 
+def _refuse_binary(path: Path) -> None:
+    """A file with NUL bytes in its (decompressed) start is not text, let alone CSV."""
+    try:
+        with pd.io.common.get_handle(path, "rb", compression="infer", is_text=False) as handle:
+            start = handle.handle.read(8192)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (OSError, EOFError) as error:  # e.g. a truncated or fake .gz
+        raise DataError(f"{path}: cannot be read ({error})") from None
+    if b"\0" in start:
+        raise DataError(f"{path}: not a CSV file (it holds binary data)")
+
+
 def read_digits_csv(path: str | Path, require_labels: bool) -> Digits:
     """Read and check a digit CSV; ``require_labels`` makes the label column mandatory."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder, expected a CSV file")
+    _refuse_binary(path)
     clean = _read_clean(path, require_labels)
     if clean is not None:
         return clean

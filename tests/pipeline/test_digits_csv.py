@@ -2,6 +2,8 @@ import gzip
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.digits_csv import DataError, read_digits_csv
 from tests.conftest import write_digits_csv
@@ -88,3 +90,125 @@ def test_wrong_number_of_pixel_columns(tmp_path):
     (tmp_path / "narrow.csv").write_text("label,a,b\n1,2,3\n")
     with pytest.raises(DataError, match=r"narrow.csv: the header has 2 pixel columns, expected"):
         read_digits_csv(tmp_path / "narrow.csv", True)
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "model.csv"
+    path.write_bytes(b"PK\x03\x04\x00\x00binary" * 100)
+    with pytest.raises(DataError, match=r"model.csv: not a CSV file \(it holds binary data\)"):
+        read_digits_csv(path, True)
+
+
+def test_repeated_header_line_is_named(tmp_path):
+    path = tmp_path / "twice.csv"
+    write_digits_csv(path, 10)
+    lines = path.read_text().splitlines()
+    lines.insert(5, lines[0])  # becomes line 6
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"twice.csv: line 6 repeats the header line"):
+        read_digits_csv(path, True)
+
+
+def test_nan_cell_is_named(tmp_path):
+    with pytest.raises(DataError, match=r"line 3, column '1x4': .*nan.* is not an integer"):
+        read_digits_csv(corrupt(tmp_path, 3, 4, "NaN"), True)
+
+
+def test_too_many_fields_names_the_line(tmp_path):
+    path = tmp_path / "long.csv"
+    write_digits_csv(path, 10)
+    lines = path.read_text().splitlines()
+    lines[3] += ",7"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"long.csv: line 4 has 786 fields, the header has 785"):
+        read_digits_csv(path, True)
+
+
+def test_a_bad_file_leaves_earlier_prepared_data_intact(tmp_path, small_csvs):
+    from pipeline.config import compose, validate
+    from pipeline.prepare import prepare
+
+    overrides = [
+        f"data.train_csv={small_csvs[0]}",
+        f"data.test_csv={small_csvs[1]}",
+        "data.val_size=50",
+        f"paths.prepared={tmp_path / 'prepared'}",
+    ]
+    prepare(validate(compose(overrides)))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "prepared").iterdir()}
+    bad = corrupt(tmp_path, 4, 2, "x")
+    with pytest.raises(DataError):
+        prepare(validate(compose([*overrides, f"data.test_csv={bad}"])))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "prepared").iterdir()} == before
+
+
+# Property-based: any valid file reads back exactly; any single bad cell is found where it is.
+
+
+@st.composite
+def digit_rows(draw) -> list[tuple[int, list[int]]]:
+    """1-4 rows of (label, 784 pixels), drawn from a seed so failures shrink fast."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
+    n = draw(st.integers(1, 4), label="rows")
+    return [(int(rng.integers(0, 10)), rng.integers(0, 256, 784).tolist()) for _ in range(n)]
+
+
+PIXEL_ROWS = digit_rows()
+
+
+def csv_text(rows, layout: str, labelled: bool, line_ending: str) -> str:
+    names = (
+        [f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)]
+        if layout == "mnist"
+        else [f"pixel{i}" for i in range(784)]
+    )
+    lines = [",".join((["label"] if labelled else []) + names)]
+    lines += [
+        ",".join(([str(label)] if labelled else []) + list(map(str, pixels)))
+        for label, pixels in rows
+    ]
+    return line_ending.join(lines) + line_ending
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=PIXEL_ROWS,
+    layout=st.sampled_from(["mnist", "kaggle"]),
+    labelled=st.booleans(),
+    line_ending=st.sampled_from(["\n", "\r\n"]),
+    compressed=st.booleans(),
+)
+def test_valid_files_read_back_exactly(tmp_path, rows, layout, labelled, line_ending, compressed):
+    text = csv_text(rows, layout, labelled, line_ending).encode()
+    path = tmp_path / ("d.csv.gz" if compressed else "d.csv")
+    path.write_bytes(gzip.compress(text) if compressed else text)
+    digits = read_digits_csv(path, require_labels=False)
+    np.testing.assert_array_equal(digits.pixels, [pixels for _, pixels in rows])
+    if labelled:
+        np.testing.assert_array_equal(digits.labels, [label for label, _ in rows])
+    else:
+        assert digits.labels is None
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=PIXEL_ROWS,
+    data=st.data(),
+    bad=st.sampled_from(["-1", "256", "3.5", "x", "", "1e400", "nan", "\u0661"]),
+)
+def test_one_bad_cell_is_reported_at_its_line_and_column(tmp_path, rows, data, bad):
+    line = data.draw(st.integers(2, len(rows) + 1), label="line")
+    column = data.draw(st.integers(0, 784), label="column")
+    lines = csv_text(rows, "kaggle", True, "\n").splitlines()
+    cells = lines[line - 1].split(",")
+    cells[column] = bad
+    lines[line - 1] = ",".join(cells)
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    name = "label" if column == 0 else f"pixel{column - 1}"
+    with pytest.raises(DataError, match=rf"bad.csv: line {line}, column '{name}'"):
+        read_digits_csv(path, require_labels=True)
