@@ -82,6 +82,13 @@ PAGE = """<!DOCTYPE html>
 """
 
 
+NO_NPM_NOTE = """    <!-- built without npm: no Vega scripts, so only the PNG figures render -->"""
+
+
+class NpmUnavailable(PipelineError):
+    """npm is missing or could not fetch the packages."""
+
+
 def integrity(data: bytes) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
 
@@ -105,13 +112,13 @@ def npm_pack(packages: tuple[NpmPackage, ...], folder: Path) -> None:
             check=False,
         )
     except FileNotFoundError:
-        raise PipelineError(
+        raise NpmUnavailable(
             "npm not found: the offline plots page needs Node.js's npm to fetch vega "
             "(Debian: apt-get install npm)"
         ) from None
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        raise PipelineError(f"npm pack {' '.join(specs)} failed: {' / '.join(message)}")
+        raise NpmUnavailable(f"npm pack {' '.join(specs)} failed: {' / '.join(message)}")
 
 
 def read_script(tarball: Path, package: NpmPackage) -> str:
@@ -146,10 +153,25 @@ def page_template(scripts: dict[NpmPackage, str]) -> str:
 
 
 def build(output: str | Path = TEMPLATE) -> Path:
-    """Fetch the packages and write the template to ``output``."""
+    """Fetch the packages and write the template to ``output``.
+
+    Without npm (a machine with only Python), the page is written without the Vega scripts,
+    with a warning: the PNG figures (curves, confusion matrix, mistakes) still render, and
+    the pipeline does not fail over a nicety.
+    """
     with tempfile.TemporaryDirectory(prefix="vega-") as tmp:
         folder = Path(tmp)
-        npm_pack(PACKAGES, folder)
+        try:
+            npm_pack(PACKAGES, folder)
+        except NpmUnavailable as error:
+            print(
+                f"warning: {error}; the plots page will show the PNG figures only", file=sys.stderr
+            )
+            page = PAGE.format(
+                refresh_tag="{refresh_tag}", plot_divs="{plot_divs}", inline_scripts=NO_NPM_NOTE
+            )
+            write_text(output, page)
+            return Path(output)
         scripts = {p: read_script(folder / p.tarball, p) for p in PACKAGES}
     write_text(output, page_template(scripts))
     return Path(output)
@@ -158,6 +180,9 @@ def build(output: str | Path = TEMPLATE) -> Path:
 def main() -> None:
     started = time.perf_counter()
     output = build(sys.argv[1] if len(sys.argv) > 1 else TEMPLATE)
+    if NO_NPM_NOTE in output.read_text():
+        print(f"plots_template: {output} without Vega (no npm)")
+        return
     versions = ", ".join(f"{p.name} {p.version}" for p in PACKAGES)
     size = output.stat().st_size / 1e6
     print(

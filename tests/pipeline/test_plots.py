@@ -194,3 +194,20 @@ def test_dvc_plots_page_renders_offline_in_chromium(template, tmp_path):
     assert rendered_charts(dvc_plots_page(tmp_path / "p", template)) == 2
     # the control: DVC's own page, whose scripts come from a CDN, draws nothing offline
     assert rendered_charts(dvc_plots_page(tmp_path / "p", None)) == 0
+
+
+def test_without_npm_the_template_still_builds_for_the_png_figures(tmp_path):
+    """A machine with only Python: `dvc repro` must not fail over the offline page."""
+    output = tmp_path / "page.html"
+    venv_only = str(Path(sys.executable).parent)  # python, but no npm
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.plots_template", str(output)],
+        env={"PATH": venv_only, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "npm not found" in result.stderr and "PNG figures only" in result.stderr
+    page = output.read_text()
+    assert "{plot_divs}" in page and "<script" not in page
