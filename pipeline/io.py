@@ -27,7 +27,7 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(fd, 0o666 & ~UMASK)  # mkstemp's 0600 would make outputs private
+    os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp's 0600 would make outputs private
     try:
         with os.fdopen(fd, mode) as file:
             yield file

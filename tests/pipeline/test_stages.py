@@ -150,3 +150,13 @@ def test_stage_command_reports_bad_input_without_traceback(tmp_path):
     assert result.stderr.startswith(f"error: {train_csv}: line ")
     assert "column 'label'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "prepared").exists()
+
+
+def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path):
+    from pipeline.io import UMASK, atomic_dir, write_text
+
+    write_text(tmp_path / "report.md", "x")
+    with atomic_dir(tmp_path / "folder"):
+        pass
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o666 & ~UMASK
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~UMASK
