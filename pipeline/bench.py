@@ -140,6 +140,7 @@ def machine_facts() -> dict[str, Any]:
             if name in os.environ
         },
         "commit": git_commit(),
+        "load_average_before": os.getloadavg()[0],  # other programs' demand for the CPU
     }
 
 
@@ -480,6 +481,10 @@ def report_lines(results: dict[str, Any]) -> list[str]:
         )
     for name, value in machine["environment"].items():
         lines.append(f"environment: {name}={value}")
+    lines.append(
+        f"load average {machine['load_average_before']:.1f} before the run, "
+        f"{results['load_average_after']:.1f} after"
+    )
     lines.append(f"subnormal float32 a *= 0.9: {results['subnormal_slowdown']:.1f}x slower")
     lines += ["", "GEMM floor: one epoch's matrix products alone (median over rounds)"]
     lines.append(f"{'batch':<12}{'dtype':<9}{'GFLOP':>8}{'seconds':>10}{'GFLOP/s':>10}")
@@ -587,7 +592,13 @@ def benchmark(args: argparse.Namespace, echo: Callable[[str], None] = print) -> 
     overrides = [*args.overrides, f"paths.prepared={prepared}"]
     results: dict[str, Any] = {"machine": machine_facts(), "settings": vars(args).copy()}
     results["settings"].pop("child")
-    echo(f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores")
+    machine = results["machine"]
+    echo(f"machine: {machine['cpu']}, {machine['cores']} cores")
+    if machine["load_average_before"] >= 1:
+        echo(
+            f"note: the load average is {machine['load_average_before']:.1f}: other programs "
+            "are using the CPU, so timings will be noisy (ratios within a round less so)"
+        )
     for name in OPENBLAS_VARIABLES:
         if name in os.environ:
             echo(f"note: {name}={os.environ[name]} is set; it can slow NumPy's BLAS")
@@ -617,6 +628,7 @@ def benchmark(args: argparse.Namespace, echo: Callable[[str], None] = print) -> 
         results["prepare"] = in_child("prepare", list(args.overrides))
         results["train_memory"] = in_child("train-memory", overrides)
     results["peak_rss_bytes"] = peak_rss_bytes()
+    results["load_average_after"] = os.getloadavg()[0]
     results["targets"] = check_targets(results)
     return results
 

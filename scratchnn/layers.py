@@ -37,6 +37,7 @@ class Dense:
         self.db = grads[split:].reshape(1, self.n_out)
         self._y = RowBuffer(self.n_out, params.dtype)
         self._dx = RowBuffer(self.n_in, params.dtype)
+        self._ones = np.ones((1, 0), dtype=params.dtype)  # (1, batch), for db
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         # x: (batch, n_in) -> y: (batch, n_out)
@@ -49,7 +50,11 @@ class Dense:
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         # dy: (batch, n_out)
         np.matmul(self._x.T, dy, out=self.dW)  # dW = x.T @ dy: (n_in, n_out)
-        np.sum(dy, axis=0, keepdims=True, out=self.db)  # db = sum of dy over the batch: (1, n_out)
+        # db = sum of dy over the batch: (1, n_out), as the product ones(1, batch) @ dy, which
+        # BLAS does several times faster than NumPy's column sums of a short batch
+        if self._ones.shape[1] < len(dy):
+            self._ones = np.ones((1, len(dy)), dtype=self._ones.dtype)
+        np.matmul(self._ones[:, : len(dy)], dy, out=self.db)
         if not need_dx:  # the first layer's dx would be d(loss)/d(pixels): nobody needs it
             return None
         dx = self._dx.take(len(dy))
@@ -58,26 +63,27 @@ class Dense:
 
 
 class ReLU:
-    """``relu(x) = max(x, 0)``, applied in place.
+    """``relu(x) = max(x, 0) = x * (x > 0)``, applied in place.
 
-    In place is safe here because the Dense layer before a ReLU does not need its own output for
-    its backward pass; it saves a (batch, n) array per layer.
+    The forward pass keeps the mask ``x > 0``, which is all the backward pass needs. In place is
+    safe because the Dense layer before a ReLU does not need its own output for its backward
+    pass; it saves a (batch, n) array per layer. (Multiplying by the mask is also faster than
+    NumPy's ``maximum`` with a scalar.)
     """
 
     def __init__(self) -> None:
-        self._mask: RowBuffer | None = None
+        self._masks: RowBuffer | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         # x: (batch, n) -> y: (batch, n), overwriting x
-        np.maximum(x, 0, out=x)
-        self._y = x
+        if self._masks is None:
+            self._masks = RowBuffer(x.shape[1], np.bool_)
+        self._positive = self._masks.take(len(x))  # (batch, n) bool
+        np.greater(x, 0, out=self._positive)
+        np.multiply(x, self._positive, out=x)
         return x
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        # dy: (batch, n) -> dx = dy where x > 0, else 0 (y > 0 exactly where x > 0); overwrites dy
-        if self._mask is None:
-            self._mask = RowBuffer(dy.shape[1], np.bool_)
-        positive = self._mask.take(len(dy))
-        np.greater(self._y, 0, out=positive)
-        np.multiply(dy, positive, out=dy)
+        # dy: (batch, n) -> dx = dy where x > 0, else 0; overwrites dy
+        np.multiply(dy, self._positive, out=dy)
         return dy

@@ -31,7 +31,7 @@ class SoftmaxCrossEntropy:
         batch = len(z)
         p = self._p.take(batch)  # (batch, C)
         row = self._row.take(batch)  # (batch, 1)
-        np.max(z, axis=1, keepdims=True, out=row)
+        z.max(axis=1, keepdims=True, out=row)
         np.subtract(z, row, out=p)
         np.exp(p, out=p)
         # the row sums as a matrix-vector product: (batch, C) @ (C, 1), much faster than a
