@@ -22,7 +22,6 @@ class SoftmaxCrossEntropy:
         self.n_classes = n_classes
         self._p = RowBuffer(n_classes, dtype)
         self._row = RowBuffer(1, dtype)  # a per-row max, then a per-row sum
-        self._p_true = RowBuffer(1, dtype)
         self._ones = np.ones((n_classes, 1), dtype=dtype)
         self._rows = np.arange(0)
 
@@ -42,8 +41,7 @@ class SoftmaxCrossEntropy:
         self._labels = labels
         if len(self._rows) < batch:
             self._rows = np.arange(batch)
-        p_true = self._p_true.take(batch)[:, 0]  # (batch,): the probability of the true class
-        p_true[...] = p[self._rows[:batch], labels]
+        p_true = p[self._rows[:batch], labels]  # (batch,): the probability of the true class
         np.maximum(p_true, CLIP_EPS, out=p_true)  # np.clip, without its Python-level overhead
         np.minimum(p_true, 1 - CLIP_EPS, out=p_true)
         np.log(p_true, out=p_true)

@@ -64,7 +64,7 @@ def batches(
         rows = order[start : start + batch_size]
         # mode="clip": rows of a permutation are always valid, and the default mode ("raise")
         # would gather into a temporary first, so as to leave ``out`` untouched on a bad index
-        x_batch = np.take(x, rows, axis=0, out=buffer.take(len(rows)), mode="clip")
+        x_batch = x.take(rows, axis=0, out=buffer.take(len(rows)), mode="clip")
         yield x_batch, y_shuffled[start : start + batch_size]
 
 
@@ -109,7 +109,7 @@ def fit(
             if not math.isfinite(loss):
                 raise TrainingDiverged(epoch + 1, loss)
             loss_sum += loss * len(yb)
-            correct += int(np.count_nonzero(np.argmax(loss_fn.p, axis=1) == yb))
+            correct += int(np.count_nonzero(loss_fn.p.argmax(axis=1) == yb))
             network.backward(loss_fn.backward())
             if decay_term is not None:  # d/dθ of weight_decay/2 * |θ|^2
                 np.multiply(network.params, weight_decay, out=decay_term)
