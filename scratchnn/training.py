@@ -118,6 +118,12 @@ def fit(
         val_loss = val_accuracy = None
         if validation is not None:
             val_loss, val_accuracy, _ = evaluate(network, *validation)
+        # The clipped batch losses stay finite while the weights run off to inf in a last step:
+        # catch that here, before anyone saves those weights.
+        if val_loss is not None and not math.isfinite(val_loss):
+            raise TrainingDiverged(epoch + 1, val_loss)
+        if not np.isfinite(network.params).all():
+            raise TrainingDiverged(epoch + 1, math.nan)
         metrics = EpochMetrics(
             epoch=epoch + 1,
             lr=lr,

@@ -147,3 +147,36 @@ def test_full_batch_is_the_data_itself_in_order():
     x, y = blobs(20)
     ((xb, yb),) = batches(x, y, None, np.random.default_rng(0), RowBuffer(4, np.float32))
     assert xb is x and yb is y
+
+
+class ExplodesOnStep(SGD):
+    """Plain SGD, except that step ``n`` sends one weight to infinity."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.steps = n, 0
+
+    def step(self, params, grads, lr):
+        super().step(params, grads, lr)
+        self.steps += 1
+        if self.steps == self.n:
+            params[0] = np.inf
+
+
+@pytest.mark.parametrize("with_validation", [True, False])
+def test_weights_that_blow_up_in_an_epochs_last_step_stop_training(with_validation):
+    x, y = blobs(300)
+    network = mlp([4, 8, 3], rng=np.random.default_rng(0))
+    validation = (x[:50], y[:50]) if with_validation else None
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="epoch 1"):
+        fit(
+            network,
+            ExplodesOnStep(3),
+            constant(0.01),
+            x,
+            y,
+            epochs=3,
+            batch_size=100,
+            rng=np.random.default_rng(0),
+            validation=validation,
+        )
