@@ -128,11 +128,7 @@ def test_repro_reruns_exactly_what_changed(project):
     assert submission[0] == "ImageId,Label" and len(submission) == 101
     assert submission[1].startswith("1,") and submission[-1].startswith("100,")
 
-
-def test_exp_run_composes_params_from_conf_with_hydra(project):
-    write_digits_csv(project / "small" / "train.csv", 300, seed=1)
-    write_digits_csv(project / "small" / "test.csv", 100, seed=2)
-    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
+    # `dvc exp run -S` recomposes params.yaml from conf/ through Hydra (.dvc/config: hydra)
     commit(project)
     run(
         project, "dvc", "exp", "run", "evaluate", "-S", "experiment=tiny", "-S", "optimizer.lr=0.05"
