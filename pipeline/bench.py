@@ -1,6 +1,6 @@
 """``make bench``: how close a training epoch comes to the time of its matrix products alone.
 
-python -m pipeline.bench                                 # about 3 minutes on 2 cores
+python -m pipeline.bench                                 # about 2 minutes on 2 idle cores
 python -m pipeline.bench --output old.json               # elsewhere than reports/benchmark.json
 python -m pipeline.bench --batch-sizes 128 --repeats 9   # fewer configurations, more rounds
 python -m pipeline.bench --compare old.json new.json     # two results side by side; runs nothing
@@ -44,7 +44,7 @@ from pipeline.config import PROJECT_ROOT, Config, compose, validate
 from pipeline.digits_csv import N_CLASSES
 from pipeline.factory import build_network, build_optimizer
 from pipeline.io import write_json
-from pipeline.prepare import load_split
+from pipeline.prepare import load_split, prepare
 from scratchnn.buffers import RowBuffer
 from scratchnn.training import batches
 
@@ -385,8 +385,6 @@ def time_loading(prepared: Path, repeats: int = 3) -> dict[str, float]:
 
 def child_prepare(overrides: list[str]) -> dict[str, Any]:
     """Run ``prepare`` on the configured CSVs into a temp folder (in a child process)."""
-    from pipeline.prepare import prepare
-
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as folder:
         cfg = validate(compose([*overrides, f"paths.prepared={Path(folder) / 'prepared'}"]))
         started = time.perf_counter()
@@ -397,7 +395,7 @@ def child_prepare(overrides: list[str]) -> dict[str, Any]:
 
 def child_train_memory(overrides: list[str]) -> dict[str, Any]:
     """One epoch of the ``train`` stage's ``train()`` with the default configuration."""
-    from pipeline.train import train
+    from pipeline.train import train  # the stage's own imports count towards its memory
 
     cfg = validate(compose([*overrides, "train.epochs=1"]))
     before = peak_rss_bytes()
@@ -477,7 +475,8 @@ def report_lines(results: dict[str, Any]) -> list[str]:
     for blas in machine["blas"]:
         lines.append(
             f"BLAS: {blas['library']} {blas['version']}, kernel {blas['kernel']}, "
-            f"{blas['threads']} threads ({blas['threading_layer']})"
+            f"{blas['threads']} thread{'' if blas['threads'] == 1 else 's'} "
+            f"({blas['threading_layer']})"
         )
     for name, value in machine["environment"].items():
         lines.append(f"environment: {name}={value}")
