@@ -3,6 +3,7 @@
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
 from pipeline.config import PipelineError
@@ -11,7 +12,11 @@ from scratchnn import TrainingDiverged, WeightsError
 USER_ERRORS = (PipelineError, WeightsError, TrainingDiverged)
 
 
+INTERRUPTED = threading.Event()  # set by SIGTERM: code that swallows errors must not hide it
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    INTERRUPTED.set()
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 

@@ -30,6 +30,7 @@ from filelock import FileLock
 from omegaconf import OmegaConf
 
 import scratchnn as sn
+from pipeline.cli import INTERRUPTED
 from pipeline.config import PROJECT_ROOT, Config, PipelineError
 from pipeline.io import write_json
 
@@ -244,14 +245,29 @@ def run_status(run: Run | None) -> Iterator[Run | None]:
     try:
         yield run
     except KeyboardInterrupt:
-        run.set_tags({"error": "interrupted"})
-        run.end("KILLED")
+        _finish(run, "KILLED", "interrupted")
         raise
     except BaseException as error:
-        run.set_tags({"error": f"{type(error).__name__}: {error}"[:5000]})
-        run.end("FAILED")
+        _finish(run, "FAILED", f"{type(error).__name__}: {error}"[:5000])
         raise
     run.end("FINISHED")
+
+
+def _finish(run: Run, status: str, error: str) -> None:
+    """Mark ``run`` ended. An interrupt can land mid-request and leave the client's connection
+    unusable, so a second try goes through a new client."""
+
+    def mark(target: Run) -> None:
+        target.set_tags({"error": error})
+        target.end(status)
+
+    try:
+        mark(run)
+    except Exception:  # the store's own error, whatever its kind: try afresh
+        try:
+            mark(Run(client_for(tracking_uri()), run.run_id, run.experiment_id))
+        except Exception as failure:
+            print(f"warning: could not mark the MLflow run {status}: {failure}", file=sys.stderr)
 
 
 def best_effort(action, what: str) -> bool:
@@ -259,6 +275,8 @@ def best_effort(action, what: str) -> bool:
     try:
         action()
     except Exception as error:  # any failure of the tracking backend
+        if INTERRUPTED.is_set():  # a signal that landed inside the store's own code
+            raise KeyboardInterrupt("SIGTERM") from error
         print(f"warning: {what} to MLflow failed: {error}", file=sys.stderr)
         return False
     return True
