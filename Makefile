@@ -16,8 +16,8 @@ export DVC_NO_ANALYTICS := 1
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	dvc repro
 
-test: $(STAMP)  ## the whole test suite
-	pytest
+test: $(STAMP)  ## the whole test suite, on both cores
+	pytest -n 2
 
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
