@@ -155,3 +155,6 @@ class Adam:
         if "m_sum" in state:
             self.m_sum = state["m_sum"].copy()
             self.v_sum = state["v_sum"].copy()
+        elif "m" in state:  # a state saved when Adam kept the averages m and v themselves
+            self.m_sum = state["m"] / (1 - self.beta1)
+            self.v_sum = state["v"] / (1 - self.beta2)

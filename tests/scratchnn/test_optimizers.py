@@ -103,3 +103,19 @@ def test_adam_flushes_subnormal_moments_and_weights_every_flush_every_steps():
     assert params[1] == 0 and kept[1] != 0
     assert flushing.m_sum[2] == 0 and plain.m_sum[2] != 0
     assert params[0] == kept[0] and params[2] == kept[2]  # normal numbers are untouched
+
+
+def test_adam_resumes_from_a_state_that_holds_the_averages_m_and_v():
+    params, grads = params_and_grads()
+    reference = Adam()
+    reference.step(params, grads, lr=0.1)
+    resumed = Adam()
+    resumed.load_state(
+        {
+            "t": np.array(1),
+            "m": (1 - 0.9) * reference.m_sum,  # the textbook m and v after one step
+            "v": (1 - 0.999) * reference.v_sum,
+        }
+    )
+    np.testing.assert_allclose(resumed.m_sum, reference.m_sum, rtol=1e-15)
+    np.testing.assert_allclose(resumed.v_sum, reference.v_sum, rtol=1e-15)
