@@ -12,6 +12,7 @@ into "Default"), so both happen under a file lock, once.
 """
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from filelock import FileLock
 from omegaconf import OmegaConf
 
 import scratchnn as sn
-from pipeline.cli import INTERRUPTED
+from pipeline.cli import INTERRUPTED, shielded
 from pipeline.config import PROJECT_ROOT, Config, PipelineError
 from pipeline.io import write_json
 
@@ -142,6 +143,17 @@ def command_line() -> str:
     return " ".join([program, *sys.argv[1:]])
 
 
+def _shielded(method):
+    """Run a store call to its end before an interrupt is raised (see ``cli.shielded``)."""
+
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        with shielded():
+            return method(*args, **kwargs)
+
+    return call
+
+
 @dataclass
 class Run:
     """An MLflow run, written through the client (no global "active run" state)."""
@@ -150,6 +162,7 @@ class Run:
     run_id: str
     experiment_id: str
 
+    @_shielded
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
@@ -157,6 +170,7 @@ class Run:
         for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(self.run_id, params=items[start : start + 100])
 
+    @_shielded
     def log_metrics(self, values: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
 
@@ -175,22 +189,27 @@ class Run:
             values |= {"val_loss": metrics.val_loss, "val_accuracy": metrics.val_accuracy}
         self.log_metrics(values, step=metrics.epoch)
 
+    @_shielded
     def set_tags(self, tags: dict[str, str]) -> None:
         for key, value in tags.items():
             self.client.set_tag(self.run_id, key, value)
 
+    @_shielded
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
+    @_shielded
     def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, str(folder), artifact_path)
 
+    @_shielded
     def log_text(self, text: str, name: str) -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name
             path.write_text(text)
             self.log_artifact(path)
 
+    @_shielded
     def end(self, status: str) -> None:
         self.client.set_terminated(self.run_id, status)
 
@@ -209,7 +228,8 @@ def start_run(
     all_tags = {**git_tags(), "command": command_line(), **(tags or {})}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
-    run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+    with shielded():
+        run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
     tracked = Run(client, run.info.run_id, experiment_id)
     tracked.log_params(flatten(config_tree(cfg)))
     tracked.log_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)), "config.yaml")

@@ -107,7 +107,7 @@ def test_sigterm_leaves_no_partial_output_and_marks_the_run_killed(tmp_path, csv
     assert not list((folder / "models").glob(".*tmp"))  # no temp file left behind
     assert not (folder / "reports" / "history.csv").exists()
     _, run = only_run(folder)
-    assert run.info.status == "KILLED"
+    assert run.info.status == "KILLED", result.stderr
 
 
 def test_killed_training_resumes_to_bit_identical_weights(tmp_path, csvs):
