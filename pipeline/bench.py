@@ -480,9 +480,11 @@ def report_lines(results: dict[str, Any]) -> list[str]:
         )
     for name, value in machine["environment"].items():
         lines.append(f"environment: {name}={value}")
+    busy = machine["load_average_before"] >= 1
     lines.append(
         f"load average {machine['load_average_before']:.1f} before the run, "
-        f"{results['load_average_after']:.1f} after"
+        f"{results['load_average_after']:.1f} after (which counts this run)"
+        + (": other programs were using the CPU, timings are noisy" if busy else "")
     )
     lines.append(f"subnormal float32 a *= 0.9: {results['subnormal_slowdown']:.1f}x slower")
     lines += ["", "GEMM floor: one epoch's matrix products alone (median over rounds)"]
