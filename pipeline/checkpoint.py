@@ -50,9 +50,11 @@ def fingerprint(cfg: Config) -> str:
     return hashlib.sha256(json.dumps([settings, data], sort_keys=True).encode()).hexdigest()
 
 
-def save(path: Path, checkpoint: Checkpoint, cfg: Config) -> None:
+def save(path: Path, checkpoint: Checkpoint, stamp: str) -> None:
+    """Write ``checkpoint`` with ``stamp``, the ``fingerprint`` of its configuration (computed
+    once per training by the caller: it costs more than writing a small network)."""
     meta = {
-        "fingerprint": fingerprint(cfg),
+        "fingerprint": stamp,
         "epoch": checkpoint.epoch,
         "rng_state": checkpoint.rng_state,
         "history": [dataclasses.asdict(m) for m in checkpoint.history],

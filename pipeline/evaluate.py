@@ -187,9 +187,11 @@ def main() -> None:
     metrics, report = evaluate(cfg)
     print(report, end="")
     run_id = tracking.read_run_file(Path(cfg.paths.reports) / RUN_FILE)
-    if cfg.tracking.enabled and run_id:
-        run = tracking.resume_run(run_id)
-        tracking.best_effort(lambda: log_evaluation(run, cfg, metrics), "logging the evaluation")
+    if cfg.tracking.enabled and run_id:  # the reports are written: a tracking failure only warns
+        tracking.best_effort(
+            lambda: log_evaluation(tracking.resume_run(run_id), cfg, metrics),
+            f"logging the evaluation into run {run_id}",
+        )
 
 
 if __name__ == "__main__":

@@ -21,12 +21,27 @@ def _umask() -> int:
 UMASK = _umask()
 
 
+def _temp_affixes(path: Path) -> tuple[str, str]:
+    return f".{path.name}.", ".tmp"
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Delete the temp files that a killed writer of ``path`` (SIGKILL: no clean-up) left."""
+    path = Path(path)
+    prefix, suffix = _temp_affixes(path)
+    stale = [p for p in path.parent.glob(f"{prefix}*{suffix}") if p.is_file()]
+    for temp in stale:
+        temp.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success rename it onto ``path``, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix, suffix = _temp_affixes(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp's 0600 would make outputs private
     try:
         with os.fdopen(fd, mode) as file:

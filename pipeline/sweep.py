@@ -144,7 +144,7 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
             history = train_tracked(cfg, run)
             metrics, _ = evaluate(cfg)
             if run is not None:
-                tracking.best_effort(lambda: log_evaluation(run, cfg, metrics), "logging")
+                run.attempt(lambda: log_evaluation(run, cfg, metrics), "logging the evaluation")
     except sn.TrainingDiverged as error:
         print(f"job {name!r}: {error}", file=sys.stderr)
         return float("nan")

@@ -22,7 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,16 @@ class Run:
     client: Any
     run_id: str
     experiment_id: str
+    lost: bool = False  # a logging call failed (after MLflow's own retries): skip the rest
+
+    def attempt(self, action: Callable[[], None], what: str) -> bool:
+        """Run a logging ``action`` unless an earlier one failed; on failure warn once and mark
+        the run lost, so a dead server costs one round of retries, not one per call."""
+        if self.lost:
+            return False
+        if not best_effort(action, what, f"\n  nothing more is logged to run {self.run_id}"):
+            self.lost = True
+        return not self.lost
 
     @_shielded
     def log_params(self, params: dict[str, Any]) -> None:
@@ -270,7 +280,12 @@ def run_status(run: Run | None) -> Iterator[Run | None]:
     except BaseException as error:
         _finish(run, "FAILED", f"{type(error).__name__}: {error}"[:5000])
         raise
-    run.end("FINISHED")
+    if not run.attempt(lambda: run.end("FINISHED"), "ending the run"):
+        print(
+            f"warning: MLflow run {run.run_id} is incomplete (it may still show RUNNING); "
+            "this training's outputs are all on disk",
+            file=sys.stderr,
+        )
 
 
 def _finish(run: Run, status: str, error: str) -> None:
@@ -290,14 +305,14 @@ def _finish(run: Run, status: str, error: str) -> None:
             print(f"warning: could not mark the MLflow run {status}: {failure}", file=sys.stderr)
 
 
-def best_effort(action, what: str) -> bool:
+def best_effort(action: Callable[[], None], what: str, then: str = "") -> bool:
     """Run a logging ``action``; on failure warn (the results are already on disk) and go on."""
     try:
         action()
     except Exception as error:  # any failure of the tracking backend
         if INTERRUPTED.is_set():  # a signal that landed inside the store's own code
             raise KeyboardInterrupt("SIGTERM") from error
-        print(f"warning: {what} to MLflow failed: {error}", file=sys.stderr)
+        print(f"warning: {what} to MLflow failed: {error}{then}", file=sys.stderr)
         return False
     return True
 
@@ -311,8 +326,8 @@ class EpochLogger:
 
     def __call__(self, metrics: sn.EpochMetrics) -> None:
         run = self.run
-        if run is not None and not best_effort(lambda: run.log_epoch(metrics), "logging an epoch"):
-            self.run = None
+        if run is not None:
+            run.attempt(lambda: run.log_epoch(metrics), f"logging epoch {metrics.epoch}")
 
 
 def dvc_tags() -> dict[str, str]:

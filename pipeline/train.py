@@ -48,6 +48,7 @@ def train(
     optimizer = build_optimizer(cfg)
     rng = np.random.default_rng([cfg.train.seed, 1])  # batch order, apart from the init draws
     history: list[sn.EpochMetrics] = []
+    stamp = checkpoint.fingerprint(cfg) if checkpoint_file is not None else ""
     if resume is not None:
         network.params[...] = resume.params
         optimizer.load_state(resume.optimizer)
@@ -66,7 +67,7 @@ def train(
                 history,
                 run_id,
             )
-            checkpoint.save(checkpoint_file, state, cfg)
+            checkpoint.save(checkpoint_file, state, stamp)
         if on_epoch_end is not None:
             on_epoch_end(metrics)
 
@@ -124,7 +125,7 @@ def train_tracked(
         checkpoint_file.unlink(missing_ok=True)
     tracking.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run)
     if run is not None:
-        tracking.best_effort(lambda: run.log_artifact(cfg.paths.model), "logging the weights")
+        run.attempt(lambda: run.log_artifact(cfg.paths.model), "logging the weights")
     return history
 
 

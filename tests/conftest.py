@@ -1,9 +1,26 @@
-"""Shared test helpers: small generated digit CSVs in both layouts."""
+"""Shared test helpers: small generated digit CSVs in both layouts, the overrides of a tiny
+training on them, and a real `mlflow server`."""
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pytest
+# With pytest-xdist, each worker (and every process its tests start) gets its share of the cores
+# for BLAS: two workers each running two OpenBLAS threads on two cores spin against each other.
+# Set before NumPy is imported; a thread count the user set is kept.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 N_PIXELS = 784
 
@@ -55,3 +72,103 @@ def small_csvs(tmp_path: Path) -> tuple[Path, Path]:
     write_digits_csv(train, 300, seed=1)
     write_digits_csv(test, 100, seed=2)
     return train, test
+
+
+def tiny_overrides(
+    folder: Path,
+    csvs: tuple[Path, Path],
+    *,
+    epochs: int = 3,
+    batch_size: int = 32,
+    hidden: str = "[16]",
+    val_size: int = 50,
+    experiment: str | None = None,
+) -> list[str]:
+    """Hydra overrides for a few-second training on ``csvs`` with every output in ``folder``."""
+    overrides = [
+        f"data.train_csv={csvs[0]}",
+        f"data.test_csv={csvs[1]}",
+        f"data.val_size={val_size}",
+        f"paths.prepared={folder / 'prepared'}",
+        f"paths.model={folder / 'models' / 'model.npz'}",
+        f"paths.reports={folder / 'reports'}",
+        f"train.epochs={epochs}",
+        f"train.batch_size={batch_size}",
+        f"model.hidden_sizes={hidden}",
+    ]
+    return overrides + ([f"tracking.experiment={experiment}"] if experiment else [])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class MlflowServer:
+    """A real `mlflow server` on loopback, started in its own process group."""
+
+    uri: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        """Stop the server and every worker it started (the whole process group)."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
+    store = tmp_path / "server.db"
+    port = free_port()
+    log = tmp_path / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{store}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+            "--workers",
+            "1",
+        ],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    server = MlflowServer(f"http://127.0.0.1:{port}", process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{server.uri}/health", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mlflow server did not start: {log.read_text()}") from None
+                time.sleep(0.5)
+        yield server
+    finally:
+        server.stop()
+
+
+FIRST = ("test_dvc_pipeline.py", "test_tracking.py", "test_faults.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The minute-long end-to-end tests first: with two workers, a long test that starts last
+    leaves the other worker idle at the end."""
+    items.sort(key=lambda item: item.path.name not in FIRST)

@@ -86,7 +86,10 @@ train:
 def test_repro_reruns_exactly_what_changed(project):
     write_digits_csv(project / "small" / "train.csv", 300, seed=1)
     write_digits_csv(project / "small" / "test.csv", 100, seed=2)
-    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
+    # tracking off: MLflow's start-up would be most of each stage's time (the queue test below
+    # and tests/pipeline/test_tracking.py cover tracking)
+    untracked = TINY_EXPERIMENT + "tracking:\n  enabled: false\n"
+    (project / "conf" / "experiment" / "tiny.yaml").write_text(untracked)
     run(project, "python", "-m", "pipeline.params", "experiment=tiny")
     commit(project)
 

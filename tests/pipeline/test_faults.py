@@ -12,9 +12,9 @@ from mlflow import MlflowClient
 
 from pipeline.config import compose, to_yaml, validate
 from pipeline.prepare import prepare
-from tests.conftest import write_digits_csv
+from tests.conftest import tiny_overrides, write_digits_csv
 
-EPOCHS = 60
+EPOCHS = 30
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +28,12 @@ def csvs(tmp_path_factory) -> tuple[Path, Path]:
 def project(folder: Path, csvs: tuple[Path, Path], *extra: str) -> Path:
     """A folder with params.yaml and prepared data, ready for `python -m pipeline.train`."""
     folder.mkdir(parents=True, exist_ok=True)
-    overrides = [
-        f"data.train_csv={csvs[0]}",
-        f"data.test_csv={csvs[1]}",
-        "data.val_size=200",
-        "paths.prepared=prepared",
-        "paths.model=models/model.npz",
-        "paths.reports=reports",
-        f"train.epochs={EPOCHS}",
-        "train.batch_size=64",
-        "model.hidden_sizes=[64]",
-        "tracking.experiment=faults",
-        *extra,
-    ]
+    overrides = tiny_overrides(
+        folder, csvs, epochs=EPOCHS, batch_size=64, hidden="[64]", val_size=200, experiment="faults"
+    )
+    overrides += extra
     (folder / "params.yaml").write_text(to_yaml(compose(overrides)))
-    cwd = Path.cwd()
-    os.chdir(folder)
-    try:
-        prepare(validate(compose(overrides)))
-    finally:
-        os.chdir(cwd)
+    prepare(validate(compose(overrides)))
     return folder
 
 

@@ -11,9 +11,9 @@ from pipeline.config import PipelineError, compose, to_yaml
 from pipeline.evaluate import evaluate
 from pipeline.prepare import load_split, prepare
 from pipeline.train import train, write_outputs
-from tests.conftest import write_digits_csv
+from tests.conftest import tiny_overrides, write_digits_csv
 from tests.pipeline.test_predict import run_module
-from tests.pipeline.test_stages import tiny_config, tiny_overrides
+from tests.pipeline.test_stages import tiny_config
 from tests.scratchnn.test_original_layout import SEED_WEIGHTS, original_forward
 
 
@@ -27,7 +27,7 @@ def project(tmp_path_factory) -> dict:
     cfg = tiny_config(tmp, train_csv, test_csv)
     prepare(cfg)
     write_outputs(cfg, *train(cfg))
-    (tmp / "params.yaml").write_text(to_yaml(compose(tiny_overrides(tmp, train_csv, test_csv))))
+    (tmp / "params.yaml").write_text(to_yaml(compose(tiny_overrides(tmp, (train_csv, test_csv)))))
     return {"cfg": cfg, "tmp": tmp}
 
 

@@ -15,25 +15,11 @@ from pipeline.config import Config, ConfigError, compose, to_yaml, validate
 from pipeline.evaluate import evaluate
 from pipeline.prepare import load_split, prepare
 from pipeline.train import train, write_outputs
-from tests.conftest import write_digits_csv
-
-
-def tiny_overrides(tmp_path: Path, train_csv: Path, test_csv: Path) -> list[str]:
-    return [
-        f"data.train_csv={train_csv}",
-        f"data.test_csv={test_csv}",
-        "data.val_size=50",
-        f"paths.prepared={tmp_path / 'prepared'}",
-        f"paths.model={tmp_path / 'model.npz'}",
-        f"paths.reports={tmp_path / 'reports'}",
-        "train.epochs=3",
-        "train.batch_size=32",
-        "model.hidden_sizes=[16]",
-    ]
+from tests.conftest import tiny_overrides, write_digits_csv
 
 
 def tiny_config(tmp_path: Path, train_csv: Path, test_csv: Path, *extra: str) -> Config:
-    return validate(compose([*tiny_overrides(tmp_path, train_csv, test_csv), *extra]))
+    return validate(compose([*tiny_overrides(tmp_path, (train_csv, test_csv)), *extra]))
 
 
 def test_prepare_splits_shuffles_and_normalises(tmp_path, small_csvs):
@@ -137,7 +123,7 @@ def test_stage_command_reports_bad_input_without_traceback(tmp_path):
     train_csv = tmp_path / "train.csv"
     write_digits_csv(train_csv, 20)
     train_csv.write_text(train_csv.read_text().replace("\n3,", "\nx,", 1))
-    cfg = tiny_overrides(tmp_path, train_csv, train_csv)
+    cfg = tiny_overrides(tmp_path, (train_csv, train_csv))
     (tmp_path / "params.yaml").write_text(to_yaml(compose(cfg)))
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.prepare"],

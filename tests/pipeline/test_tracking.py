@@ -3,21 +3,20 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 import scratchnn as sn
 from pipeline.config import PROJECT_ROOT, compose, to_yaml, validate
-from pipeline.prepare import load_split
+from pipeline.prepare import load_split, prepare
 from pipeline.tracking import config_tree, flatten, store_root
+from tests.conftest import MlflowServer, free_port, tiny_overrides
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
 EXPERIMENT = "test-tracking"
@@ -28,24 +27,6 @@ def shared_store(tmp_path_factory) -> str:
     """One SQLite store for the tests that need not start from a fresh one (creating a store
     runs MLflow's migrations: seconds). Each of those tests uses its own experiment."""
     return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
-
-
-def tiny_overrides(
-    tmp_path: Path, small_csvs: tuple[Path, Path], epochs: int = 3, experiment: str = EXPERIMENT
-) -> list[str]:
-    train_csv, test_csv = small_csvs
-    return [
-        f"data.train_csv={train_csv}",
-        f"data.test_csv={test_csv}",
-        "data.val_size=50",
-        f"paths.prepared={tmp_path / 'prepared'}",
-        f"paths.model={tmp_path / 'model.npz'}",
-        f"paths.reports={tmp_path / 'reports'}",
-        f"train.epochs={epochs}",
-        "train.batch_size=32",
-        "model.hidden_sizes=[16]",
-        f"tracking.experiment={experiment}",
-    ]
 
 
 def run(command: list[str], cwd: Path, uri: str, check: bool = True):
@@ -76,7 +57,7 @@ def assert_default_experiment_empty(client: MlflowClient) -> None:
 
 def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_csvs, shared_store):
     uri = shared_store
-    overrides = tiny_overrides(tmp_path, small_csvs)
+    overrides = tiny_overrides(tmp_path, small_csvs, experiment=EXPERIMENT)
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     for stage in ("prepare", "train", "evaluate"):
         run([sys.executable, "-m", f"pipeline.{stage}"], tmp_path, uri)
@@ -123,7 +104,7 @@ def sweep(tmp_path: Path, small_csvs, uri: str, lrs: str, *extra: str, experimen
 @pytest.mark.parametrize(
     ("launcher", "lrs"),
     [
-        ([], ["0.01", "0.02", "0.05"]),
+        ([], ["0.01", "0.05"]),
         # 4 jobs at once against one fresh store: nobody races to create the store or experiment
         (["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"], ["0.01", "0.02", "0.05", "0.1"]),
     ],
@@ -152,46 +133,41 @@ def test_sweep_jobs_are_child_runs_of_one_parent(tmp_path, small_csvs, launcher,
     assert before == after  # the DVC-tracked model is never touched
 
 
-def test_diverging_job_fails_and_the_sweep_goes_on(tmp_path, small_csvs, shared_store):
-    sweep(tmp_path, small_csvs, shared_store, "0.01,1e30", "optimizer=sgd", experiment="diverge")
-    runs = experiment_runs(MlflowClient(shared_store), "diverge")
+def test_diverging_job_fails_the_sweep_goes_on_and_compare_ranks_it(
+    tmp_path, small_csvs, shared_store
+):
+    lrs = "0.001,0.05,1e30"
+    sweep(tmp_path, small_csvs, shared_store, lrs, "optimizer=sgd", experiment="compare")
+    runs = experiment_runs(MlflowClient(shared_store), "compare")
     status = {r.data.tags["mlflow.runName"]: r for r in runs if "sweep.parent" not in r.data.tags}
-    assert status["optimizer.lr=0.01"].info.status == "FINISHED"
+    assert status["optimizer.lr=0.001"].info.status == "FINISHED"
+    assert status["optimizer.lr=0.05"].info.status == "FINISHED"
     failed = status["optimizer.lr=1e+30"]
     assert failed.info.status == "FAILED"
     assert "diverged in epoch 1" in failed.data.tags["error"]
 
-
-def test_compare_prints_the_sweep_sorted_and_draws_curves(tmp_path, small_csvs, shared_store):
-    uri = shared_store
-    sweep(tmp_path, small_csvs, uri, "0.001,0.05", experiment="compare")
     png = tmp_path / "curves.png"
-    result = run(
-        [sys.executable, "-m", "pipeline.compare", "--experiment", "compare", "--png", str(png)],
-        tmp_path,
-        uri,
-    )
-    lines = result.stdout.splitlines()
+    command = ["-m", "pipeline.compare", "--experiment", "compare", "--png", str(png)]
+    lines = run([sys.executable, *command], tmp_path, shared_store).stdout.splitlines()
     header = lines[1].split()
     assert header[:3] == ["run", "status", "optimizer.lr"] and "val_accuracy" in header
-    rows = [line.split() for line in lines[2:4]]
-    accuracies = [float(row[header.index("val_accuracy")]) for row in rows]
-    assert accuracies == sorted(accuracies, reverse=True) and len(rows) == 2
+    rows = [line.split() for line in lines[2:5]]
+    accuracies = [float(row[header.index("val_accuracy")]) for row in rows[:2]]
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert rows[2][:3] == ["optimizer.lr=1e+30", "FAILED", "1e+30"]  # a failed run comes last
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_unreachable_server_is_reported_before_training(tmp_path, small_csvs):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    overrides = tiny_overrides(tmp_path, small_csvs)
+    port = free_port()  # nobody listens on it
+    overrides = tiny_overrides(tmp_path, small_csvs, experiment=EXPERIMENT)
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     uri = f"http://127.0.0.1:{port}"
     run([sys.executable, "-m", "pipeline.prepare"], tmp_path, uri)
     result = run([sys.executable, "-m", "pipeline.train"], tmp_path, uri, check=False)
     assert result.returncode == 1
     assert f"cannot reach the MLflow tracking server at {uri}" in result.stderr
-    assert "epoch" not in result.stdout and not (tmp_path / "model.npz").exists()
+    assert "epoch" not in result.stdout and not (tmp_path / "models" / "model.npz").exists()
 
 
 def test_store_of_a_queued_dvc_experiment_is_the_original_projects(tmp_path):
@@ -200,62 +176,14 @@ def test_store_of_a_queued_dvc_experiment_is_the_original_projects(tmp_path):
     assert store_root(tmp_path / "project") == tmp_path / "project"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real `mlflow server` on loopback, in its own process group, stopped with the group."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-            "--workers",
-            "1",
-        ],
-        env=ENV,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"mlflow server did not start: {server.stderr.read()}"
-                    ) from None
-                time.sleep(0.5)
-        yield uri
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def test_sweep_against_a_real_tracking_server(tmp_path, small_csvs, mlflow_server):
-    sweep(tmp_path, small_csvs, mlflow_server, "0.01,0.02")
-    client = MlflowClient(mlflow_server)
+def test_real_tracking_server_holds_the_sweep_and_its_outage_loses_nothing(
+    tmp_path, small_csvs, mlflow_server
+):
+    """A sweep logs to a real `mlflow server`; then the server dies in the middle of a training:
+    training finishes with every output written, the user is warned once, and evaluate still
+    writes its reports. (One server for both: starting one takes ~15 s.)"""
+    sweep(tmp_path, small_csvs, mlflow_server.uri, "0.01,0.02")
+    client = MlflowClient(mlflow_server.uri)
     runs = [r for r in experiment_runs(client) if "sweep.parent" not in r.data.tags]
     assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
     for child in runs:
@@ -264,3 +192,44 @@ def test_sweep_against_a_real_tracking_server(tmp_path, small_csvs, mlflow_serve
         path = client.download_artifacts(child.info.run_id, "model.npz", str(tmp_path / "dl"))
         assert sn.load_weights(path).layer_sizes == [784, 16, 10]
     assert np.isfinite([r.data.metrics["test_accuracy"] for r in runs]).all()
+
+    outage_at_epoch_3(tmp_path / "outage", small_csvs, mlflow_server)
+
+
+def outage_at_epoch_3(folder: Path, small_csvs, server: MlflowServer) -> None:
+    epochs = 10
+    overrides = tiny_overrides(folder, small_csvs, epochs=epochs, experiment=EXPERIMENT)
+    folder.mkdir()
+    (folder / "params.yaml").write_text(to_yaml(compose(overrides)))
+    prepare(validate(compose(overrides)))
+    client_env = {
+        **ENV,
+        "MLFLOW_TRACKING_URI": server.uri,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # MLflow's default retries for ~4 minutes
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.train"],
+        cwd=folder,
+        env=client_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith(f"epoch  3/{epochs}"):
+            process.send_signal(signal.SIGSTOP)  # hold training while the server goes away
+            server.stop()
+            process.send_signal(signal.SIGCONT)
+            break
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and err.count("warning: logging epoch") == 1, err
+    assert "nothing more is logged to run" in err and "is incomplete" in err
+    assert f"epoch {epochs}/{epochs}" in out
+    assert sn.load_weights(folder / "models" / "model.npz").layer_sizes == [784, 16, 10]
+    assert len(pd.read_csv(folder / "reports" / "history.csv")) == epochs
+
+    evaluated = run([sys.executable, "-m", "pipeline.evaluate"], folder, server.uri)
+    assert "warning: logging the evaluation into run" in evaluated.stderr
+    assert (folder / "reports" / "metrics.json").is_file()
