@@ -11,7 +11,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test lint format params lock clean ui bench
+.PHONY: run test lint format params lock clean ui bench bench-sweep
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	dvc repro
@@ -24,6 +24,9 @@ ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000
 
 bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)
 	python -m pipeline.bench
+
+bench-sweep: $(STAMP)  ## a 4-job learning-rate sweep, sequential vs joblib with 2 jobs (after make run)
+	python -m pipeline.bench_sweep
 
 lint: $(STAMP)  ## ruff check + format check
 	ruff check .

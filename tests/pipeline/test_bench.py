@@ -108,3 +108,33 @@ def test_stage_measurements_run_in_a_child_process(small_csvs):
 def test_train_memory_is_measured_on_the_train_stage(prepared):
     measured = bench.child_train_memory([f"paths.prepared={prepared}"])
     assert measured["train_array_float32_bytes"] == 120 * 784 * 4
+
+
+def test_sweep_benchmark_commands_and_report(tmp_path):
+    from pipeline import bench_sweep
+
+    sequential = bench_sweep.sweep_command("0.1,0.2", 1, ["train.epochs=2"], tmp_path / "s")
+    parallel = bench_sweep.sweep_command("0.1,0.2", 2, ["train.epochs=2"], tmp_path / "p")
+    assert sequential[1:] == [
+        "-m",
+        "pipeline.sweep",
+        "-m",
+        "optimizer.lr=0.1,0.2",
+        "train.epochs=2",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+    ]
+    assert parallel[5:7] == ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    printed = "\n".join(
+        [
+            "epoch 1/2  lr 0.100000  loss 0.3449  acc 90.02%  val_loss 0.17  val_acc 94.74%  0.5s",
+            "epoch 2/2  lr 0.050000  loss 0.1449  acc 95.02%  val_loss 0.12  val_acc 96.74%  0.7s",
+            "[HYDRA] Launching 2 jobs locally",
+        ]
+    )
+    assert bench_sweep.epoch_seconds(printed) == [0.5, 0.7]
+    results = bench_sweep.summary(
+        {"command": "a", "seconds": 80.0, "epochs": 4, "median_epoch_seconds": 0.6},
+        {"command": "b", "seconds": 50.0, "epochs": 4, "median_epoch_seconds": 0.75},
+    )
+    assert results["speedup"] == 1.6 and results["epoch_slowdown_in_parallel"] == 1.25
+    assert "speed-up: 1.60x" in bench_sweep.report(results)
