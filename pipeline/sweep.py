@@ -64,8 +64,9 @@ class MlflowSweepCallback(Callback):
         write_json(sweep_dir / PARENT_RUN_FILE, {"run_id": self.run.run_id, **tags})
 
     def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
-        if self.run is not None:
-            self.run.end("FINISHED")
+        run = self.run
+        if run is not None:
+            run.attempt(lambda: run.end("FINISHED"), "ending the sweep's parent run")
 
 
 def swept_keys(config: DictConfig) -> list[str]:
