@@ -167,11 +167,13 @@ def test_real_mnist_fetch_prepare_train_evaluate(project):
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
     assert metrics["test"]["n"] == 10_000 and metrics["test"]["accuracy"] >= 0.96
 
-    run(project, "python", "-m", "pipeline.params", "train.epochs=2", "data.val_size=4000")
-    again = run(project, "dvc", "repro")
-    again_stages = stages_run(again)  # never fetched twice
-    assert sorted(again_stages) == ["evaluate", "predict", "prepare", "train"]
     assert len((project / "reports" / "submission.csv").read_text().splitlines()) == 10_001
+
+    run(project, "python", "-m", "pipeline.params", "train.epochs=2", "data.val_size=4000")
+    # what would rerun starts at prepare (a dry run cannot tell what prepare's new outputs
+    # will change downstream): never the fetch
+    again = stages_run(run(project, "dvc", "repro", "--dry"))
+    assert again[0] == "prepare" and "fetch" not in again
 
 
 def test_queued_experiments_land_in_the_projects_mlflow_store(project):
