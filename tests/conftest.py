@@ -1,6 +1,7 @@
 """Shared test helpers: small generated digit CSVs in both layouts, the overrides of a tiny
 training on them, and a real `mlflow server`."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -113,15 +114,13 @@ class MlflowServer:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        """Stop the server and every worker it started (the whole process group)."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        """Stop the server and every worker it started (the whole process group), also when
+        the server itself has already exited and left workers behind."""
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):  # the group is gone already
+                os.killpg(self.process.pid, signum)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=3)
 
 
 @pytest.fixture
