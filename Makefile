@@ -1,6 +1,9 @@
 # Two commands on a fresh machine with python3: `make run` and `make test`.
 # Both build .venv from requirements.lock (pinned, hash-checked) the first time.
 
+SHELL := bash
+.SHELLFLAGS := -o pipefail -ec
+
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
@@ -14,7 +17,10 @@ export DVC_NO_ANALYTICS := 1
 .PHONY: run test lint format params lock clean ui bench bench-sweep
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
-	dvc repro
+	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
+	@# (Only stdout is filtered: progress bars on stderr still see the terminal.)
+	if [ -n "$$(dvc remote list)" ]; then dvc repro; \
+	else dvc repro | sed -u '/^Use `dvc push` to send your updates/d'; fi
 
 test: $(STAMP)  ## the whole test suite, on both cores
 	pytest -n 2
@@ -23,10 +29,10 @@ ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
 
 bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)
-	python -m pipeline.bench
+	neuralscratch-bench
 
 bench-sweep: $(STAMP)  ## a 4-job learning-rate sweep, sequential vs joblib with 2 jobs (after make run)
-	python -m pipeline.bench_sweep
+	neuralscratch-bench-sweep
 
 lint: $(STAMP)  ## ruff check + format check
 	ruff check .
@@ -37,7 +43,7 @@ format: $(STAMP)
 	ruff format .
 
 params: $(STAMP)  ## regenerate params.yaml from conf/ (pass overrides: make params O="optimizer.lr=0.01")
-	python -m pipeline.params $(O)
+	neuralscratch-params $(O)
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs network to the package index)
 	$(PYTHON) -m pip install -q pip-tools==7.6.2
@@ -50,5 +56,5 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-clean: ## remove the environment and everything the pipeline made (not the DVC cache)
-	rm -rf $(VENV) data models dvc_plots outputs multirun .pytest_cache .ruff_cache
+clean: ## remove the environment and what the pipeline made (not the DVC cache, not data/kaggle/)
+	rm -rf $(VENV) data/raw data/prepared models dvc_plots outputs multirun .pytest_cache .ruff_cache

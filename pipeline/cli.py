@@ -6,10 +6,18 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
-from pipeline.config import PipelineError
-from scratchnn import TrainingDiverged, WeightsError
+from pipeline.errors import PipelineError
 
-USER_ERRORS = (PipelineError, WeightsError, TrainingDiverged)
+# scratchnn's own user errors, by name: importing scratchnn here would put the whole network
+# library into the import closure (and the DVC deps) of stages that never touch it, like fetch
+LIBRARY_ERRORS = ("WeightsError", "TrainingDiverged", "ArchitectureError")
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """PipelineError, and scratchnn's errors once scratchnn is loaded (before, none can occur)."""
+    library = sys.modules.get("scratchnn")
+    found = [getattr(library, name, None) for name in LIBRARY_ERRORS] if library else []
+    return (PipelineError, *(error for error in found if isinstance(error, type)))
 
 
 INTERRUPTED = threading.Event()  # set by SIGTERM/SIGINT: code that swallows errors must not hide it
@@ -46,7 +54,7 @@ def user_errors_exit() -> Iterator[None]:
     signal.signal(signal.SIGINT, _interrupt)
     try:
         yield
-    except USER_ERRORS as error:
+    except user_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

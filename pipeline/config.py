@@ -1,7 +1,7 @@
 """The configuration's schema, and loading it from ``params.yaml`` or from Hydra's ``conf/``.
 
 ``conf/`` is the single source of truth. ``params.yaml`` is its composition (``dvc exp run``
-writes it, and so does ``python -m pipeline.params``), and the stages read it. Every load is
+writes it, and so does ``python -m pipeline.tools.params``), and the stages read it. Every load is
 checked against the dataclasses below, so a wrong key, type or value stops a stage before it
 reads any data, with the key's name in the message. Values ``conf/`` must give are MISSING here
 (``conf/`` holds the defaults); only an algorithm's own knobs (Adam's betas...) have defaults.
@@ -16,13 +16,11 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+from pipeline.errors import PipelineError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
 PARAMS_FILE = "params.yaml"
-
-
-class PipelineError(Exception):
-    """An error a user can fix (bad input, bad configuration); printed without a traceback."""
 
 
 class ConfigError(PipelineError, ValueError):
@@ -203,7 +201,7 @@ def load_params(path: str | Path = PARAMS_FILE) -> Config:
     """Read and check ``params.yaml`` (what ``dvc repro`` tracks)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such file; regenerate it with `python -m pipeline.params`")
+        raise ConfigError(f"{path}: no such file; regenerate it with `make params`")
     try:
         raw = OmegaConf.load(path)
     except Exception as error:  # a YAML syntax error, reported with the file's name

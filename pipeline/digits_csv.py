@@ -22,15 +22,24 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from pipeline.config import PipelineError
+from pipeline.artifacts import N_CLASSES, N_PIXELS
+from pipeline.errors import PipelineError
 
-N_PIXELS = 28 * 28
 LABEL_COLUMN = "label"
-N_CLASSES = 10
 
 
 class DataError(PipelineError, ValueError):
     """An input file that cannot be used; the message says where and why."""
+
+
+def normalise(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """uint8 pixels (n, 784) -> values in [0, 1] of ``dtype``, divided in that dtype.
+
+    One pass: the ufunc converts each pixel to ``dtype`` (exactly) on its way into the division.
+    """
+    x = np.empty(pixels.shape, dtype=dtype)
+    np.divide(pixels, dtype.type(255), out=x, dtype=dtype)
+    return x
 
 
 @dataclass(frozen=True)

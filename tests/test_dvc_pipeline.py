@@ -90,7 +90,7 @@ def test_repro_reruns_exactly_what_changed(project):
     # and tests/pipeline/test_tracking.py cover tracking)
     untracked = TINY_EXPERIMENT + "tracking:\n  enabled: false\n"
     (project / "conf" / "experiment" / "tiny.yaml").write_text(untracked)
-    run(project, "python", "-m", "pipeline.params", "experiment=tiny")
+    run(project, "python", "-m", "pipeline.tools.params", "experiment=tiny")
     commit(project)
 
     first = run(project, "dvc", "repro", "evaluate")
@@ -98,14 +98,14 @@ def test_repro_reruns_exactly_what_changed(project):
     assert "epoch 2/2" in first and "# Evaluation on the test split" in first
     assert "Data and pipelines are up to date" in run(project, "dvc", "repro", "evaluate")
 
-    run(project, "python", "-m", "pipeline.params", "experiment=tiny", "optimizer.lr=0.01")
+    run(project, "python", "-m", "pipeline.tools.params", "experiment=tiny", "optimizer.lr=0.01")
     assert stages_run(run(project, "dvc", "repro", "evaluate")) == ["train", "evaluate"]
 
     run(
         project,
         "python",
         "-m",
-        "pipeline.params",
+        "pipeline.tools.params",
         "experiment=tiny",
         "optimizer.lr=0.01",
         "data.seed=1",
@@ -149,7 +149,7 @@ def test_repro_reruns_exactly_what_changed(project):
 
 @pytest.mark.slow
 def test_real_mnist_fetch_prepare_train_evaluate(project):
-    run(project, "python", "-m", "pipeline.params", "train.epochs=2")
+    run(project, "python", "-m", "pipeline.tools.params", "train.epochs=2")
     commit(project)
     output = run(project, "dvc", "repro")
     stages = stages_run(output)
@@ -169,7 +169,7 @@ def test_real_mnist_fetch_prepare_train_evaluate(project):
 
     assert len((project / "reports" / "submission.csv").read_text().splitlines()) == 10_001
 
-    run(project, "python", "-m", "pipeline.params", "train.epochs=2", "data.val_size=4000")
+    run(project, "python", "-m", "pipeline.tools.params", "train.epochs=2", "data.val_size=4000")
     # what would rerun starts at prepare (a dry run cannot tell what prepare's new outputs
     # will change downstream): never the fetch
     again = stages_run(run(project, "dvc", "repro", "--dry"))

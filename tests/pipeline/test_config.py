@@ -15,7 +15,7 @@ from pipeline.factory import build_schedule
 
 
 def test_params_yaml_is_the_composition_of_conf():
-    """params.yaml is what DVC tracks; conf/ is the source. Regenerate: python -m pipeline.params"""
+    """params.yaml is what DVC tracks; conf/ is the source. Regenerate: make params"""
     assert (PROJECT_ROOT / PARAMS_FILE).read_text() == to_yaml(compose())
 
 

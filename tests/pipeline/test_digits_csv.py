@@ -126,7 +126,7 @@ def test_too_many_fields_names_the_line(tmp_path):
 
 def test_a_bad_file_leaves_earlier_prepared_data_intact(tmp_path, small_csvs):
     from pipeline.config import compose, validate
-    from pipeline.prepare import prepare
+    from pipeline.stages.prepare import prepare
 
     overrides = [
         f"data.train_csv={small_csvs[0]}",

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from pipeline.config import compose, to_yaml, validate
-from pipeline.prepare import prepare
+from pipeline.stages.prepare import prepare
 from tests.conftest import tiny_overrides, write_digits_csv
 
 EPOCHS = 30
@@ -26,7 +26,7 @@ def csvs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def project(folder: Path, csvs: tuple[Path, Path], *extra: str) -> Path:
-    """A folder with params.yaml and prepared data, ready for `python -m pipeline.train`."""
+    """A folder with params.yaml and prepared data, ready for `python -m pipeline.stages.train`."""
     folder.mkdir(parents=True, exist_ok=True)
     overrides = tiny_overrides(
         folder, csvs, epochs=EPOCHS, batch_size=64, hidden="[64]", val_size=200, experiment="faults"
@@ -48,7 +48,7 @@ def env(folder: Path) -> dict[str, str]:
 def train_until_epoch(folder: Path, epoch: int, signum: int) -> subprocess.CompletedProcess:
     """Start a real training, and send ``signum`` once it has printed ``epoch``."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.train"],
+        [sys.executable, "-m", "pipeline.stages.train"],
         cwd=folder,
         env=env(folder),
         stdout=subprocess.PIPE,
@@ -68,7 +68,7 @@ def train_until_epoch(folder: Path, epoch: int, signum: int) -> subprocess.Compl
 
 def train_to_the_end(folder: Path) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.train"],
+        [sys.executable, "-m", "pipeline.stages.train"],
         cwd=folder,
         env=env(folder),
         capture_output=True,
@@ -139,7 +139,7 @@ def test_checkpoint_of_another_configuration_is_not_used(tmp_path, csvs):
 def test_diverging_training_fails_names_the_epoch_and_writes_no_model(tmp_path, csvs):
     folder = project(tmp_path / "p", csvs, "optimizer=sgd", "optimizer.lr=1e30")
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.train"],
+        [sys.executable, "-m", "pipeline.stages.train"],
         cwd=folder,
         env=env(folder),
         capture_output=True,

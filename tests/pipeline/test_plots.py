@@ -14,7 +14,8 @@ import pytest
 from matplotlib.colors import to_rgba
 from PIL import Image
 
-from pipeline import plots, plots_template
+from pipeline import plots
+from pipeline.stages import plots_template
 
 CHROMIUM = shutil.which("chromium")
 NPM = shutil.which("npm")
@@ -201,7 +202,7 @@ def test_without_npm_the_template_still_builds_for_the_png_figures(tmp_path):
     output = tmp_path / "page.html"
     venv_only = str(Path(sys.executable).parent)  # python, but no npm
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.plots_template", str(output)],
+        [sys.executable, "-m", "pipeline.stages.plots_template", str(output)],
         env={"PATH": venv_only, "HOME": str(tmp_path)},
         capture_output=True,
         text=True,

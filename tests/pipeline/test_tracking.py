@@ -13,8 +13,9 @@ import pytest
 from mlflow import MlflowClient
 
 import scratchnn as sn
+from pipeline.artifacts import load_split
 from pipeline.config import PROJECT_ROOT, compose, to_yaml, validate
-from pipeline.prepare import load_split, prepare
+from pipeline.stages.prepare import prepare
 from pipeline.tracking import config_tree, flatten, store_root
 from tests.conftest import MlflowServer, free_port, tiny_overrides
 
@@ -60,7 +61,7 @@ def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_
     overrides = tiny_overrides(tmp_path, small_csvs, experiment=EXPERIMENT)
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     for stage in ("prepare", "train", "evaluate"):
-        run([sys.executable, "-m", f"pipeline.{stage}"], tmp_path, uri)
+        run([sys.executable, "-m", f"pipeline.stages.{stage}"], tmp_path, uri)
 
     client = MlflowClient(uri)
     (only,) = experiment_runs(client)
@@ -75,7 +76,7 @@ def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_
     assert only.data.metrics["test_accuracy"] == metrics["test"]["accuracy"]
     tags = only.data.tags
     assert len(tags["git.commit"]) == 40 and tags["git.dirty"] in ("true", "false")
-    assert tags["command"] == "python -m pipeline.train" and len(tags["data.hash"]) == 16
+    assert tags["command"] == "python -m pipeline.stages.train" and len(tags["data.hash"]) == 16
 
     artifacts = {a.path for a in client.list_artifacts(only.info.run_id)}
     assert {"model.npz", "config.yaml", "reports"} <= artifacts
@@ -91,7 +92,7 @@ def sweep(tmp_path: Path, small_csvs, uri: str, lrs: str, *extra: str, experimen
     command = [
         sys.executable,
         "-m",
-        "pipeline.sweep",
+        "pipeline.tools.sweep",
         "-m",
         f"optimizer.lr={lrs}",
         *tiny_overrides(tmp_path, small_csvs, epochs=2, experiment=experiment),
@@ -147,7 +148,7 @@ def test_diverging_job_fails_the_sweep_goes_on_and_compare_ranks_it(
     assert "diverged in epoch 1" in failed.data.tags["error"]
 
     png = tmp_path / "curves.png"
-    command = ["-m", "pipeline.compare", "--experiment", "compare", "--png", str(png)]
+    command = ["-m", "pipeline.tools.compare", "--experiment", "compare", "--png", str(png)]
     lines = run([sys.executable, *command], tmp_path, shared_store).stdout.splitlines()
     header = lines[1].split()
     assert header[:3] == ["run", "status", "optimizer.lr"] and "val_accuracy" in header
@@ -163,8 +164,8 @@ def test_unreachable_server_is_reported_before_training(tmp_path, small_csvs):
     overrides = tiny_overrides(tmp_path, small_csvs, experiment=EXPERIMENT)
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     uri = f"http://127.0.0.1:{port}"
-    run([sys.executable, "-m", "pipeline.prepare"], tmp_path, uri)
-    result = run([sys.executable, "-m", "pipeline.train"], tmp_path, uri, check=False)
+    run([sys.executable, "-m", "pipeline.stages.prepare"], tmp_path, uri)
+    result = run([sys.executable, "-m", "pipeline.stages.train"], tmp_path, uri, check=False)
     assert result.returncode == 1
     assert f"cannot reach the MLflow tracking server at {uri}" in result.stderr
     assert "epoch" not in result.stdout and not (tmp_path / "models" / "model.npz").exists()
@@ -208,7 +209,7 @@ def outage_at_epoch_3(folder: Path, small_csvs, server: MlflowServer) -> None:
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # MLflow's default retries for ~4 minutes
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.train"],
+        [sys.executable, "-m", "pipeline.stages.train"],
         cwd=folder,
         env=client_env,
         stdout=subprocess.PIPE,
@@ -230,6 +231,6 @@ def outage_at_epoch_3(folder: Path, small_csvs, server: MlflowServer) -> None:
     assert sn.load_weights(folder / "models" / "model.npz").layer_sizes == [784, 16, 10]
     assert len(pd.read_csv(folder / "reports" / "history.csv")) == epochs
 
-    evaluated = run([sys.executable, "-m", "pipeline.evaluate"], folder, server.uri)
+    evaluated = run([sys.executable, "-m", "pipeline.stages.evaluate"], folder, server.uri)
     assert "warning: logging the evaluation into run" in evaluated.stderr
     assert (folder / "reports" / "metrics.json").is_file()

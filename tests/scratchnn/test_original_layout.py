@@ -8,7 +8,7 @@ import pytest
 from scratchnn import WeightsError, load_weights, mlp
 from scratchnn.serialization import save_layer_files
 
-SEED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "seed" / "Trained_Weights"
+SEED_WEIGHTS = Path(__file__).resolve().parents[2] / "examples" / "original_weights"
 ORIGINAL_SHAPES = {
     "layer1_weights": (784, 128),
     "layer1_biases": (1, 128),
@@ -17,9 +17,6 @@ ORIGINAL_SHAPES = {
     "layer3_weights": (64, 10),
     "layer3_biases": (1, 10),
 }
-needs_seed = pytest.mark.skipif(
-    not SEED_WEIGHTS.is_dir(), reason=f"the original weights are not at {SEED_WEIGHTS}"
-)
 
 
 def original_forward(folder: Path, x: np.ndarray) -> np.ndarray:
@@ -42,7 +39,6 @@ def float64_arrays() -> dict[str, np.ndarray]:
     return {name: 0.1 * rng.standard_normal(shape) for name, shape in ORIGINAL_SHAPES.items()}
 
 
-@needs_seed
 def test_seed_weights_load_bit_for_bit_in_float64():
     network = load_weights(SEED_WEIGHTS, n_inputs=784, n_outputs=10)
     assert network.dtype == np.float64 and network.layer_sizes == [784, 128, 64, 10]
@@ -51,7 +47,6 @@ def test_seed_weights_load_bit_for_bit_in_float64():
         np.testing.assert_array_equal(layer.b, np.load(SEED_WEIGHTS / f"layer{i}_biases.npy"))
 
 
-@needs_seed
 def test_seed_weights_give_the_original_forward_pass():
     x = np.random.default_rng(0).integers(0, 256, size=(300, 784)) / 255.0
     network = load_weights(SEED_WEIGHTS)

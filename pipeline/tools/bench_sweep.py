@@ -1,14 +1,14 @@
 """``make bench-sweep``: a Hydra sweep run sequentially, then with the joblib launcher.
 
-python -m pipeline.bench_sweep                               # 4 learning rates x 20 epochs
-python -m pipeline.bench_sweep --values 0.001,0.002 train.epochs=5
-python -m pipeline.bench_sweep --n-jobs 2 --output other.json
+python -m pipeline.tools.bench_sweep                               # 4 learning rates x 20 epochs
+python -m pipeline.tools.bench_sweep --values 0.001,0.002 train.epochs=5
+python -m pipeline.tools.bench_sweep --n-jobs 2 --output other.json
 
-Both sweeps are the same real ``python -m pipeline.sweep -m optimizer.lr=...`` on the project's
-prepared data (run ``make run`` first), timed from start to exit, so the ratio counts everything a
-user waits for: Hydra, the loky workers' start-up, each job's MLflow run and its evaluation. Runs
-go to a temporary MLflow store and a temporary sweep folder, never the project's. The median epoch
-time of each mode shows what running two jobs at once costs each of them.
+Both sweeps are the same real ``python -m pipeline.tools.sweep -m optimizer.lr=...`` on the
+project's prepared data (run ``make run`` first), timed from start to exit, so the ratio counts
+everything a user waits for: Hydra, the loky workers' start-up, each job's MLflow run and its
+evaluation. Runs go to a temporary MLflow store and a temporary sweep folder, never the project's.
+The median epoch time of each mode shows what running two jobs at once costs each of them.
 """
 
 import argparse
@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli import run_stage
-from pipeline.config import PROJECT_ROOT, PipelineError
+from pipeline.config import PROJECT_ROOT
+from pipeline.errors import PipelineError
 from pipeline.io import write_json
 
 DEFAULT_VALUES = "0.001,0.002,0.003,0.004"
@@ -34,7 +35,7 @@ EPOCH_SECONDS = re.compile(r"^epoch +\d+/\d+ .* (\d+\.\d+)s$", re.MULTILINE)
 
 def sweep_command(values: str, n_jobs: int, overrides: Sequence[str], sweep_dir: Path) -> list:
     """The sweep a user would type; ``n_jobs`` > 1 selects the joblib launcher."""
-    command = [sys.executable, "-m", "pipeline.sweep", "-m", f"optimizer.lr={values}"]
+    command = [sys.executable, "-m", "pipeline.tools.sweep", "-m", f"optimizer.lr={values}"]
     if n_jobs > 1:
         command += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
     return [*command, *overrides, f"hydra.sweep.dir={sweep_dir}"]
@@ -96,7 +97,7 @@ def report(results: dict[str, Any]) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.bench_sweep",
+        prog="python -m pipeline.tools.bench_sweep",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -124,5 +125,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"bench_sweep: results -> {args.output}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script (see pyproject.toml): errors as one line, exit codes as documented."""
     run_stage(main)
+
+
+if __name__ == "__main__":
+    run()

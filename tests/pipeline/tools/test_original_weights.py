@@ -1,4 +1,4 @@
-"""python -m pipeline.original_weights: evaluate and export the original per-layer layout."""
+"""python -m pipeline.tools.original_weights: evaluate and export the original per-layer layout."""
 
 import subprocess
 from pathlib import Path
@@ -6,14 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import original_weights
+from pipeline.artifacts import load_split
 from pipeline.config import PipelineError, compose, to_yaml
-from pipeline.evaluate import evaluate
-from pipeline.prepare import load_split, prepare
-from pipeline.train import train, write_outputs
+from pipeline.stages.evaluate import evaluate
+from pipeline.stages.prepare import prepare
+from pipeline.stages.train import train, write_outputs
+from pipeline.tools import original_weights
 from tests.conftest import tiny_overrides, write_digits_csv
-from tests.pipeline.test_predict import run_module
-from tests.pipeline.test_stages import tiny_config
+from tests.pipeline.stages.test_predict import run_module
+from tests.pipeline.stages.test_stages import tiny_config
 from tests.scratchnn.test_original_layout import SEED_WEIGHTS, original_forward
 
 
@@ -32,7 +33,7 @@ def project(tmp_path_factory) -> dict:
 
 
 def run_command(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_module("pipeline.original_weights", *args, cwd=tmp)
+    return run_module("pipeline.tools.original_weights", *args, cwd=tmp)
 
 
 def test_export_then_evaluate_gives_the_same_report(project, tmp_path):
@@ -54,7 +55,6 @@ def test_export_then_evaluate_gives_the_same_report(project, tmp_path):
     assert not (tmp_path / "r" / "training_curves.png").exists()  # no history for these weights
 
 
-@pytest.mark.skipif(not SEED_WEIGHTS.is_dir(), reason=f"no original weights at {SEED_WEIGHTS}")
 def test_seed_weights_run_in_float64_through_evaluate(project, tmp_path):
     cfg = project["cfg"]
     metrics, report = original_weights.evaluate_folder(cfg, SEED_WEIGHTS, tmp_path / "r")

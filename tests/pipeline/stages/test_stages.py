@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 import scratchnn as sn
+from pipeline.artifacts import load_split
 from pipeline.config import Config, ConfigError, compose, to_yaml, validate
-from pipeline.evaluate import evaluate
-from pipeline.prepare import load_split, prepare
-from pipeline.train import train, write_outputs
+from pipeline.stages.evaluate import evaluate
+from pipeline.stages.prepare import prepare
+from pipeline.stages.train import train, write_outputs
 from tests.conftest import tiny_overrides, write_digits_csv
 
 
@@ -126,7 +127,7 @@ def test_stage_command_reports_bad_input_without_traceback(tmp_path):
     cfg = tiny_overrides(tmp_path, (train_csv, train_csv))
     (tmp_path / "params.yaml").write_text(to_yaml(compose(cfg)))
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.prepare"],
+        [sys.executable, "-m", "pipeline.stages.prepare"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

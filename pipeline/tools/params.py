@@ -1,8 +1,8 @@
 """Regenerate ``params.yaml`` from ``conf/`` (what ``dvc exp run`` does before each run).
 
-python -m pipeline.params                     # conf/ defaults -> params.yaml
-python -m pipeline.params experiment=seed     # with Hydra overrides
-python -m pipeline.params --check             # exit 1 if params.yaml differs from conf/
+python -m pipeline.tools.params                     # conf/ defaults -> params.yaml
+python -m pipeline.tools.params experiment=seed     # with Hydra overrides
+python -m pipeline.tools.params --check             # exit 1 if params.yaml differs from conf/
 """
 
 import argparse
@@ -16,7 +16,7 @@ from pipeline.io import write_text
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.params",
+        prog="python -m pipeline.tools.params",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -34,14 +34,17 @@ def main() -> None:
     if args.check:
         current = path.read_text() if path.exists() else ""
         if current != text:
-            sys.exit(
-                f"{path} differs from conf/: run `python -m pipeline.params` (or `make params`)"
-            )
+            sys.exit(f"{path} differs from conf/: run `make params` (or `neuralscratch-params`)")
         print(f"{path} matches conf/")
         return
     write_text(path, text)
     print(f"wrote {Path(PARAMS_FILE)} from conf/ {' '.join(args.overrides)}".rstrip())
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script (see pyproject.toml): errors as one line, exit codes as documented."""
     run_stage(main)
+
+
+if __name__ == "__main__":
+    run()

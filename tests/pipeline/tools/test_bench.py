@@ -1,12 +1,14 @@
 """The benchmark's plumbing on tiny generated arrays: what it measures and writes, not speed."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipeline import bench
+from pipeline.tools.bench import __main__ as bench
+from pipeline.tools.bench import floor, machine, stages
 from tests.conftest import digit_images
 
 
@@ -24,7 +26,7 @@ def prepared(tmp_path: Path) -> Path:
 
 def test_flops_count_forward_weight_and_input_gradients_but_not_layer_1s(prepared):
     x = np.load(prepared / "train_x.npy")
-    products = bench.EpochProducts(x, [784, 128, 64, 10], batch_size=32)
+    products = floor.EpochProducts(x, [784, 128, 64, 10], batch_size=32)
     forward = 784 * 128 + 128 * 64 + 64 * 10
     input_gradients = 128 * 64 + 64 * 10  # layers 2 and 3
     assert products.flops() == 2 * len(x) * (2 * forward + input_gradients)
@@ -33,7 +35,7 @@ def test_flops_count_forward_weight_and_input_gradients_but_not_layer_1s(prepare
 
 def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys):
     output = tmp_path / "bench.json"
-    environment = dict(bench.os.environ)
+    environment = dict(os.environ)
     bench.main(
         [
             "--prepared",
@@ -50,7 +52,7 @@ def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys)
             str(output),
         ]
     )
-    assert dict(bench.os.environ) == environment  # thread and OpenBLAS settings left alone
+    assert dict(os.environ) == environment  # thread and OpenBLAS settings left alone
     results = json.loads(output.read_text())
     assert set(results["runs"]) == {
         f"{optimizer}/{dtype}/{batch}"
@@ -93,31 +95,31 @@ def test_compare_lists_both_results(prepared, tmp_path, capsys):
 def test_openblas_and_thread_variables_are_reported(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    environment = bench.machine_facts()["environment"]
+    environment = machine.machine_facts()["environment"]
     assert environment["OPENBLAS_CORETYPE"] == "Haswell" and environment["OMP_NUM_THREADS"] == "2"
 
 
 def test_stage_measurements_run_in_a_child_process(small_csvs):
     train_csv, test_csv = small_csvs
     overrides = [f"data.train_csv={train_csv}", f"data.test_csv={test_csv}", "data.val_size=50"]
-    measured = bench.in_child("prepare", overrides)
+    measured = stages.in_child("prepare", overrides)
     assert measured["rows"] == 400 and measured["seconds"] > 0
     assert measured["peak_rss_bytes"] > 0
 
 
 def test_train_memory_is_measured_on_the_train_stage(prepared):
-    measured = bench.child_train_memory([f"paths.prepared={prepared}"])
+    measured = stages.child_train_memory([f"paths.prepared={prepared}"])
     assert measured["train_array_float32_bytes"] == 120 * 784 * 4
 
 
 def test_sweep_benchmark_commands_and_report(tmp_path):
-    from pipeline import bench_sweep
+    from pipeline.tools import bench_sweep
 
     sequential = bench_sweep.sweep_command("0.1,0.2", 1, ["train.epochs=2"], tmp_path / "s")
     parallel = bench_sweep.sweep_command("0.1,0.2", 2, ["train.epochs=2"], tmp_path / "p")
     assert sequential[1:] == [
         "-m",
-        "pipeline.sweep",
+        "pipeline.tools.sweep",
         "-m",
         "optimizer.lr=0.1,0.2",
         "train.epochs=2",

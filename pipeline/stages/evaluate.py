@@ -15,21 +15,23 @@ import pandas as pd
 
 import scratchnn as sn
 from pipeline import plots, tracking
+from pipeline.artifacts import (
+    CLASSES_FILE,
+    CONFUSION_PNG,
+    CURVES_PNG,
+    HISTORY_FILE,
+    METRICS_FILE,
+    MISCLASSIFIED_PNG,
+    N_CLASSES,
+    PREDICTIONS_FILE,
+    REPORT_FILE,
+    RUN_FILE,
+    load_split,
+)
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
-from pipeline.digits_csv import N_CLASSES, N_PIXELS
 from pipeline.io import write_json, write_text
-from pipeline.predict import probabilities
-from pipeline.prepare import load_split
-from pipeline.train import HISTORY_FILE, RUN_FILE
-
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.csv"
-CLASSES_FILE = "classes.csv"
-REPORT_FILE = "report.md"
-CONFUSION_PNG = "confusion.png"
-MISCLASSIFIED_PNG = "misclassified.png"
-CURVES_PNG = "training_curves.png"
+from pipeline.models import load_model, probabilities
 
 
 def per_class_scores(confusion: np.ndarray) -> pd.DataFrame:
@@ -128,12 +130,7 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
     The data is cast to the network's dtype: float64 weights (the original script's) run in
     float64 on float32-prepared data too."""
     if network is None:
-        network = sn.load_weights(
-            cfg.paths.model,
-            dtype=np.dtype(cfg.dtype.value),
-            n_inputs=N_PIXELS,
-            n_outputs=N_CLASSES,
-        )
+        network = load_model(cfg.paths.model, dtype=np.dtype(cfg.dtype.value))
     x_val, y_val = load_split(cfg.paths.prepared, "val")
     x_test, y_test = load_split(cfg.paths.prepared, "test")
     assert y_val is not None

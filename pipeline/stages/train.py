@@ -8,15 +8,11 @@ import pandas as pd
 
 import scratchnn as sn
 from pipeline import checkpoint, tracking
+from pipeline.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
-from pipeline.digits_csv import N_CLASSES
 from pipeline.factory import build_network, build_optimizer, build_schedule
 from pipeline.io import atomic_file, write_text
-from pipeline.prepare import load_split
-
-HISTORY_FILE = "history.csv"
-RUN_FILE = "run.json"  # which MLflow run this training was; evaluate logs into it
 
 
 def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:

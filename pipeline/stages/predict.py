@@ -1,8 +1,8 @@
 """Stage ``predict``: a digit for every row of a CSV, as a Kaggle submission; or for one image.
 
-    python -m pipeline.predict                                   # params.yaml's test CSV and model
-    python -m pipeline.predict --csv FILE --model M --output submission.csv
-    python -m pipeline.predict --image digit.png [--model M] [--save-input seen.png]
+    python -m pipeline.stages.predict                        # params.yaml's test CSV and model
+    python -m pipeline.stages.predict --csv FILE --model M --output submission.csv
+    python -m pipeline.stages.predict --image digit.png [--model M] [--save-input seen.png]
 
 A CSV is any file of 784 pixel columns (0-255) in either layout ``prepare`` reads; a ``label``
 column, if present, is ignored for the submission and used to print the accuracy. The
@@ -21,31 +21,15 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 import scratchnn as sn
+from pipeline.artifacts import SUBMISSION_FILE
 from pipeline.cli import run_stage
 from pipeline.config import load_params
-from pipeline.digits_csv import N_CLASSES, N_PIXELS, DataError, read_digits_csv
+from pipeline.digits_csv import DataError, normalise, read_digits_csv
 from pipeline.io import atomic_file, write_text
-from pipeline.prepare import normalise
+from pipeline.models import load_model, probabilities
 
-SUBMISSION_FILE = "submission.csv"
 SIDE = 28  # MNIST: 28x28 pixels, row-major
 DIGIT_BOX = 20  # MNIST scaled each digit to fit 20x20, then centred its mass in the 28x28 frame
-
-
-def probabilities(network: sn.Network, x: np.ndarray, chunk_size: int = 8192) -> np.ndarray:
-    """Softmax of the network's logits: (n, n_in) -> (n, n_classes), rows summing to 1."""
-    out = np.empty((len(x), network.layer_sizes[-1]), dtype=network.dtype)
-    for start in range(0, len(x), chunk_size):
-        logits = network.forward(x[start : start + chunk_size])
-        shifted = logits - logits.max(axis=1, keepdims=True)  # a new array: forward reuses its
-        np.exp(shifted, out=shifted)
-        out[start : start + chunk_size] = shifted / shifted.sum(axis=1, keepdims=True)
-    return out
-
-
-def load_model(path: str | Path) -> sn.Network:
-    """A model for 784-pixel digits in 10 classes, in the file's own dtype."""
-    return sn.load_weights(path, n_inputs=N_PIXELS, n_outputs=N_CLASSES)
 
 
 def submission_csv(predicted: np.ndarray) -> str:
@@ -152,7 +136,7 @@ def save_input(pixels: np.ndarray, path: str | Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.predict",
+        prog="python -m pipeline.stages.predict",
         description="Predict digits: a submission CSV for a CSV of pixel rows, or one image.",
     )
     source = parser.add_mutually_exclusive_group()
@@ -191,5 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     print(predict_csv(csv, model, output))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script (see pyproject.toml): errors as one line, exit codes as documented."""
     run_stage(main)
+
+
+if __name__ == "__main__":
+    run()

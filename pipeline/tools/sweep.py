@@ -1,10 +1,10 @@
 """Hydra entry point for sweeps: each job prepares (only if its data settings differ from the
 shared prepared data), trains and evaluates into its own folder, as one MLflow run.
 
-    python -m pipeline.sweep -m optimizer.lr=0.001,0.01,0.1,0.5
-    python -m pipeline.sweep -m optimizer.lr=0.001,0.01,0.1,0.5 hydra/launcher=joblib
-    python -m pipeline.sweep -m optimizer.lr=0.001,0.01 hydra/launcher=submitit_local
-    python -m pipeline.sweep -m hparams_search=optuna
+    python -m pipeline.tools.sweep -m optimizer.lr=0.001,0.01,0.1,0.5
+    python -m pipeline.tools.sweep -m optimizer.lr=0.001,0.01,0.1,0.5 hydra/launcher=joblib
+    python -m pipeline.tools.sweep -m optimizer.lr=0.001,0.01 hydra/launcher=submitit_local
+    python -m pipeline.tools.sweep -m hparams_search=optuna
 
 Run it from the project root after `make run` (or `dvc repro prepare`). Jobs write under
 ``multirun/<date>/<time>/<job>/``, never over DVC's outputs. The runs of one sweep share the tag
@@ -28,10 +28,10 @@ import scratchnn as sn
 from pipeline import tracking
 from pipeline.cli import user_errors_exit
 from pipeline.config import PROJECT_ROOT, Config, validate
-from pipeline.evaluate import evaluate, log_evaluation
 from pipeline.io import write_json
-from pipeline.prepare import prepare
-from pipeline.train import train_tracked
+from pipeline.stages.evaluate import evaluate, log_evaluation
+from pipeline.stages.prepare import prepare
+from pipeline.stages.train import train_tracked
 
 PARENT_RUN_FILE = "mlflow_parent_run.json"
 
@@ -153,7 +153,7 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
     return float("nan") if accuracy is None else accuracy
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(raw: DictConfig) -> float:
     with user_errors_exit():
         return job(raw)

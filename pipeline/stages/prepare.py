@@ -7,26 +7,14 @@ and ``info.json`` with the row and label counts.
 
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 
+from pipeline.artifacts import INFO_FILE, N_CLASSES, SPLITS
 from pipeline.cli import run_stage
 from pipeline.config import Config, ConfigError, load_params
-from pipeline.digits_csv import N_CLASSES, read_digits_csv
+from pipeline.digits_csv import normalise, read_digits_csv
 from pipeline.io import atomic_dir, write_json
-
-SPLITS = ("train", "val", "test")
-
-
-def normalise(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """uint8 pixels (n, 784) -> values in [0, 1] of ``dtype``, divided in that dtype.
-
-    One pass: the ufunc converts each pixel to ``dtype`` (exactly) on its way into the division.
-    """
-    x = np.empty(pixels.shape, dtype=dtype)
-    np.divide(pixels, dtype.type(255), out=x, dtype=dtype)
-    return x
 
 
 def label_counts(labels: np.ndarray) -> list[int]:
@@ -69,16 +57,8 @@ def prepare(cfg: Config) -> dict:
     with atomic_dir(cfg.paths.prepared) as folder:
         for name, array in arrays.items():
             np.save(folder / f"{name}.npy", array, allow_pickle=False)
-        write_json(folder / "info.json", info)
+        write_json(folder / INFO_FILE, info)
     return info
-
-
-def load_split(prepared: str | Path, split: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(x, y)`` of one split; ``y`` is None for an unlabelled test split."""
-    folder = Path(prepared)
-    labels = folder / f"{split}_y.npy"
-    y = np.load(labels, allow_pickle=False) if labels.exists() else None
-    return np.load(folder / f"{split}_x.npy", allow_pickle=False), y
 
 
 def main() -> None:

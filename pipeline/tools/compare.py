@@ -1,8 +1,8 @@
 """Compare MLflow runs as a table, and their validation-accuracy curves as a PNG.
 
-    python -m pipeline.compare                  # the latest sweep
-    python -m pipeline.compare 2026-11-25/15-50-01 --sort test_accuracy
-    python -m pipeline.compare --all            # every run of the experiment (dvc repro, queue...)
+    python -m pipeline.tools.compare                  # the latest sweep
+    python -m pipeline.tools.compare 2026-11-25/15-50-01 --sort test_accuracy
+    python -m pipeline.tools.compare --all            # every run (dvc repro, queue...)
 
 Columns: run name, status, the swept parameters (or, without a sweep, every parameter that
 differs between the runs), final validation and test accuracy, duration.
@@ -45,7 +45,7 @@ def latest_sweep(experiment: str) -> str:
     if runs.empty or "tags.sweep" not in runs or runs["tags.sweep"].isna().all():
         raise PipelineError(
             f"no sweep in MLflow experiment {experiment!r}; run one with "
-            "`python -m pipeline.sweep -m optimizer.lr=0.001,0.01`"
+            "`python -m pipeline.tools.sweep -m optimizer.lr=0.001,0.01`"
         )
     swept = runs.dropna(subset=["tags.sweep"]).sort_values("start_time")
     return str(swept["tags.sweep"].iloc[-1])
@@ -106,7 +106,7 @@ def default_experiment() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.compare",
+        prog="python -m pipeline.tools.compare",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -146,5 +146,10 @@ def main() -> None:
     print(f"curves -> {png}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script (see pyproject.toml): errors as one line, exit codes as documented."""
     run_stage(main)
+
+
+if __name__ == "__main__":
+    run()

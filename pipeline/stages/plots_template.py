@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cli import run_stage
-from pipeline.config import PipelineError
+from pipeline.errors import PipelineError
 from pipeline.io import write_text
 
 TEMPLATE = Path("vendor/plots_template.html")
@@ -145,7 +145,7 @@ def read_script(tarball: Path, package: NpmPackage) -> str:
 def page_template(scripts: dict[NpmPackage, str]) -> str:
     """The page with each script inline, in order (vega-embed needs vega and vega-lite)."""
     inline = "\n".join(
-        f"    <script>/* {p.name} {p.version}, inlined by pipeline/plots_template.py */\n"
+        f"    <script>/* {p.name} {p.version}, inlined by pipeline/stages/plots_template.py */\n"
         f"{script}\n    </script>"
         for p, script in scripts.items()
     )
