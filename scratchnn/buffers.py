@@ -4,16 +4,28 @@ import numpy as np
 
 
 class RowBuffer:
-    """A ``(rows, cols)`` array reused across batches.
+    """A ``(rows, *shape)`` array reused across batches.
 
     ``take(n)`` returns a view of the first ``n`` rows (C-contiguous), growing the array only
     when a larger batch than ever before arrives. An epoch's short last batch reuses the memory.
+    ``shape`` is what one row holds: an int (``RowBuffer(784, ...)``: rows of 784 values) or a
+    tuple (``RowBuffer((28, 28, 16), ...)``: one image's feature maps per row).
+
+    ``fill``, when given, is written into the whole array each time it is (re)allocated, never
+    afterwards: a padded image keeps the zeros of its border as long as only its inside is written.
     """
 
-    def __init__(self, cols: int, dtype: np.dtype | type) -> None:
-        self._array = np.empty((0, cols), dtype=dtype)
+    def __init__(
+        self, shape: int | tuple[int, ...], dtype: np.dtype | type, fill: float | None = None
+    ) -> None:
+        self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self.fill = fill
+        self._array = np.empty((0, *self.shape), dtype=dtype)
 
     def take(self, rows: int) -> np.ndarray:
         if rows > self._array.shape[0]:
-            self._array = np.empty((rows, self._array.shape[1]), dtype=self._array.dtype)
+            if self.fill is None:
+                self._array = np.empty((rows, *self.shape), dtype=self._array.dtype)
+            else:
+                self._array = np.full((rows, *self.shape), self.fill, dtype=self._array.dtype)
         return self._array[:rows]

@@ -1,133 +1,139 @@
-"""Save and load a network's weights: one ``.npz`` file, or the original script's folder of
-per-layer ``.npy`` files.
+"""Save and load a network: its architecture travels with its weights, in one ``.npz`` file.
 
-Both hold ``layer{i}_weights`` (n_in, n_out) and ``layer{i}_biases`` (1, n_out) for
-i = 1, 2, ...: the ``.npz`` keeps the original's names, the folder is its exact layout
-(``layer1_weights.npy``, ``layer1_biases.npy``, ...; what its ``np.save`` calls wrote).
-Arrays are loaded as stored: never transposed or reshaped to fit, never unpickled
-(``allow_pickle=False``), their dtype kept unless a ``dtype`` is asked for.
+The file holds, beside the arrays, ``architecture``: the JSON of ``network.describe()`` (layer
+types and settings, input shape, dtype) as a NumPy string, so ``np.load(allow_pickle=False)``
+reads it. The arrays are each layer's parameters and state under ``layer{i}_{name}``, where i
+counts the layers that hold arrays (1, 2, ...): ``layer1_weights`` (5, 5, 1, 16) of a first
+convolution, ``layer3_running_mean`` of a batch norm. An MLP's are exactly the original script's
+``layer{i}_weights`` (n_in, n_out) / ``layer{i}_biases`` (1, n_out).
+
+Files without ``architecture`` (written before it existed) and the original's folders of
+``.npy`` files load as the ReLU MLP they hold (see ``original_layout``).
 """
 
-import re
+import json
+import math
 import zipfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from scratchnn.network import Network, mlp
+from scratchnn.builder import layers_from_specs, network_from_layers
+from scratchnn.errors import LayerSpecError, WeightsError
+from scratchnn.network import Network
+from scratchnn.original_layout import (
+    LAYER_FILE_SUFFIX,
+    network_from_arrays,
+    read_layer_files,
+    save_layer_files,
+    weight_arrays,
+)
 
-_KEY = re.compile(r"layer(\d+)_(weights|biases)")
-LAYER_FILE_SUFFIX = ".npy"
+ARCHITECTURE_KEY = "architecture"
+
+__all__ = [
+    "ARCHITECTURE_KEY",
+    "WeightsError",
+    "layer_arrays",
+    "load_weights",
+    "network_from_arrays",
+    "network_from_description",
+    "save_layer_files",
+    "save_weights",
+    "weight_arrays",
+]
 
 
-class WeightsError(ValueError):
-    """A weights file that cannot be loaded; the message names the file and the layer."""
+def _array_layers(network: Network) -> list[tuple[int, int, dict[str, tuple[int, ...]]]]:
+    """``(i, index in network.layers, {name: shape})`` of each layer that holds arrays."""
+    found = []
+    for index, layer in enumerate(network.layers):
+        shapes = {**layer.param_shapes(), **layer.state_shapes()}
+        if shapes:
+            found.append((len(found) + 1, index, shapes))
+    return found
 
 
-def weight_arrays(network: Network) -> dict[str, np.ndarray]:
-    """``{"layer1_weights": W1, "layer1_biases": b1, ...}`` (copies)."""
+def layer_arrays(network: Network) -> dict[str, np.ndarray]:
+    """``{"layer1_weights": ..., "layer1_biases": ..., ...}``: every parameter and state array."""
     arrays = {}
-    for i, layer in enumerate(network.dense_layers, start=1):
-        arrays[f"layer{i}_weights"] = layer.W.copy()
-        arrays[f"layer{i}_biases"] = layer.b.copy()
+    for i, index, shapes in _array_layers(network):
+        layer = network.layers[index]
+        for name in shapes:
+            arrays[f"layer{i}_{name}"] = {**layer.params, **layer.state}[name]
     return arrays
 
 
 def save_weights(network: Network, file: str | Path | BinaryIO) -> None:
-    """Write the weights to ``file`` (a path or a binary file object) as ``.npz``."""
-    np.savez(file, **weight_arrays(network))
+    """Write the architecture and the arrays to ``file`` (a path or a binary file) as ``.npz``."""
+    description = np.array(json.dumps(network.describe()))  # a 0-d unicode array: no pickle
+    np.savez(file, **layer_arrays(network), **{ARCHITECTURE_KEY: description})
 
 
-def save_layer_files(network: Network, folder: str | Path) -> list[Path]:
-    """Write the original layout into ``folder``: ``layer{i}_weights.npy`` and
-    ``layer{i}_biases.npy``, one ``np.save`` per array, in the network's dtype. Returns the
-    files written (the folder is created if needed; other files in it are left alone)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, array in weight_arrays(network).items():
-        path = folder / f"{name}{LAYER_FILE_SUFFIX}"
-        np.save(path, array, allow_pickle=False)
-        written.append(path)
-    return written
+def _description(arrays: dict[str, np.ndarray], source: str) -> dict[str, Any]:
+    try:
+        description = json.loads(str(arrays[ARCHITECTURE_KEY]))
+    except json.JSONDecodeError as error:
+        raise WeightsError(f"{source}: {ARCHITECTURE_KEY} is not valid JSON ({error})") from None
+    if not isinstance(description, dict):
+        raise WeightsError(f"{source}: {ARCHITECTURE_KEY} is not a JSON object")
+    missing = [key for key in ("input_shape", "dtype", "layers") if key not in description]
+    if missing:
+        raise WeightsError(f"{source}: {ARCHITECTURE_KEY} lacks {', '.join(missing)}")
+    return description
 
 
-def _check_layer(
-    i: int,
-    arrays: dict[str, np.ndarray],
-    source: str,
-    suffix: str,
-    n_in_expected: int | None,
-    why: str,
-) -> tuple[int, int]:
-    """``(n_in, n_out)`` of layer ``i`` after checking its two arrays; errors name the layer."""
-    w_name, b_name = f"layer{i}_weights{suffix}", f"layer{i}_biases{suffix}"
-    for name in (w_name, b_name):
-        if name.removesuffix(suffix) not in arrays:
-            raise WeightsError(f"{source}: {name} is missing")
-    weights, biases = arrays[f"layer{i}_weights"], arrays[f"layer{i}_biases"]
-    if weights.ndim != 2 or weights.dtype.kind != "f":
-        raise WeightsError(
-            f"{source}: {w_name} must be a 2-D float array (n_in, n_out), "
-            f"got shape {weights.shape} dtype {weights.dtype}"
-        )
-    n_in, n_out = weights.shape
-    if n_in_expected is not None and n_in != n_in_expected:
-        raise WeightsError(
-            f"{source}: {w_name} has shape {weights.shape}, expected ({n_in_expected}, *) {why}"
-        )
-    if biases.shape != (1, n_out) or biases.dtype.kind != "f":
-        raise WeightsError(
-            f"{source}: {b_name} has shape {biases.shape} dtype {biases.dtype}, "
-            f"expected (1, {n_out}) float to match {w_name} {weights.shape}"
-        )
-    return n_in, n_out
-
-
-def network_from_arrays(
+def network_from_description(
     arrays: dict[str, np.ndarray],
     source: str,
     dtype: np.dtype | type | None = None,
     *,
     n_inputs: int | None = None,
     n_outputs: int | None = None,
-    suffix: str = "",
 ) -> Network:
-    """Build an MLP from ``layer{i}_weights``/``layer{i}_biases`` arrays, checking every shape.
-
-    ``n_inputs`` / ``n_outputs``, when given, are what the caller's data needs (784 pixels,
-    10 classes): a file that does not fit is refused with the layer, its shape and the one
-    expected. ``suffix`` is appended to array names in messages (``.npy`` for a folder).
-    """
-    layers = sorted({int(m.group(1)) for key in arrays if (m := _KEY.fullmatch(key))})
-    if not layers:
-        raise WeightsError(f"{source}: no layer1_weights{suffix} / layer1_biases{suffix} found")
-    if layers != list(range(1, len(layers) + 1)):
-        missing = sorted(set(range(1, max(layers) + 1)) - set(layers))
-        raise WeightsError(
-            f"{source}: layer{missing[0]}_weights{suffix} and layer{missing[0]}_biases{suffix} "
-            f"are missing (found layers {layers})"
+    """Rebuild the network ``arrays[ARCHITECTURE_KEY]`` describes and fill in its arrays,
+    checking each one's shape; errors name the file, the array, the layer and the shapes."""
+    description = _description(arrays, source)
+    try:
+        layers = layers_from_specs(description["layers"], f"{ARCHITECTURE_KEY}.layers")
+        dtype = np.dtype(description["dtype"] if dtype is None else dtype)
+        network = network_from_layers(
+            layers, description["input_shape"], dtype, f"{ARCHITECTURE_KEY}.layers"
         )
-    sizes: list[int] = []
-    for i in layers:
-        if sizes:
-            expected, why = sizes[-1], f"to follow layer{i - 1}'s {sizes[-1]} outputs"
-        else:
-            expected, why = n_inputs, f"for inputs of {n_inputs} values"
-        n_in, n_out = _check_layer(i, arrays, source, suffix, expected, why)
-        sizes += [n_out] if sizes else [n_in, n_out]
-    if n_outputs is not None and sizes[-1] != n_outputs:
-        last = f"layer{layers[-1]}_weights{suffix}"
+    except (LayerSpecError, TypeError) as error:
+        raise WeightsError(f"{source}: {error}") from None
+    if n_inputs is not None and math.prod(network.input_shape) != n_inputs:
         raise WeightsError(
-            f"{source}: {last} has shape {arrays[f'layer{layers[-1]}_weights'].shape}, "
-            f"expected ({sizes[-2]}, {n_outputs}) for {n_outputs} classes"
+            f"{source}: the network takes inputs of shape {network.input_shape} "
+            f"({math.prod(network.input_shape)} values), expected {n_inputs} values"
         )
-    dtype = np.dtype(arrays["layer1_weights"].dtype if dtype is None else dtype)
-    network = mlp(sizes, rng=np.random.default_rng(0), dtype=dtype)
-    for i, layer in enumerate(network.dense_layers, start=1):
-        layer.W[...] = arrays[f"layer{i}_weights"]
-        layer.b[...] = arrays[f"layer{i}_biases"]
+    if n_outputs is not None and network.n_outputs != n_outputs:
+        last = len(network.layers) - 1
+        raise WeightsError(
+            f"{source}: the last layer, layers[{last}] ({network.layers[last].type_name}), gives "
+            f"{network.n_outputs} outputs, expected {n_outputs} for {n_outputs} classes"
+        )
+    expected = set()
+    for i, index, shapes in _array_layers(network):
+        layer = network.layers[index]
+        views = {**layer.params, **layer.state}
+        for name, shape in shapes.items():
+            key = f"layer{i}_{name}"
+            expected.add(key)
+            what = f"layers[{index}] ({layer.type_name})"
+            if key not in arrays:
+                raise WeightsError(f"{source}: {key} is missing: {what} needs {name} {shape}")
+            array = arrays[key]
+            if array.shape != shape or array.dtype.kind != "f":
+                raise WeightsError(
+                    f"{source}: {key} has shape {array.shape} dtype {array.dtype}, expected "
+                    f"{shape} float for {what} on inputs {layer.input_shape}"
+                )
+            views[name][...] = array
+    unexpected = sorted(set(arrays) - expected - {ARCHITECTURE_KEY})
+    if unexpected:
+        raise WeightsError(f"{source}: {unexpected[0]} belongs to no layer of the architecture")
     return network
 
 
@@ -141,22 +147,6 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise WeightsError(f"{path}: not a readable .npz weights file ({error})") from None
 
 
-def _read_layer_files(folder: Path) -> dict[str, np.ndarray]:
-    arrays = {}
-    for path in sorted(folder.glob(f"layer*{LAYER_FILE_SUFFIX}")):
-        name = path.name.removesuffix(LAYER_FILE_SUFFIX)
-        if not _KEY.fullmatch(name):
-            continue
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            raise WeightsError(f"{path}: not a readable .npy array ({error})") from None
-        if not isinstance(array, np.ndarray):  # np.load gives an NpzFile for a zip
-            raise WeightsError(f"{path}: not a .npy array")
-        arrays[name] = array
-    return arrays
-
-
 def load_weights(
     path: str | Path,
     dtype: np.dtype | type | None = None,
@@ -164,18 +154,23 @@ def load_weights(
     n_inputs: int | None = None,
     n_outputs: int | None = None,
 ) -> Network:
-    """Load a network from an ``.npz`` written by ``save_weights``, or from a folder in the
-    original layout (``layer{i}_weights.npy`` ...; see ``save_layer_files``).
+    """Load a network from an ``.npz`` written by ``save_weights`` (any architecture), an older
+    one without ``architecture``, or a folder in the original layout (``layer{i}_weights.npy``
+    ...; see ``original_layout.save_layer_files``).
 
     ``dtype`` defaults to the file's: the original float64 weights load bit for bit.
-    ``n_inputs`` / ``n_outputs`` check the sizes the caller's data needs (see
-    ``network_from_arrays``).
+    ``n_inputs`` / ``n_outputs`` are what the caller's data needs (784 pixels, 10 classes): a
+    file that does not fit is refused, naming the layer, its shape and the one expected.
     """
     path = Path(path)
     if path.is_dir():
-        arrays, suffix = _read_layer_files(path), LAYER_FILE_SUFFIX
+        arrays, suffix = read_layer_files(path), LAYER_FILE_SUFFIX
     else:
         arrays, suffix = _read_npz(path), ""
+        if ARCHITECTURE_KEY in arrays:
+            return network_from_description(
+                arrays, str(path), dtype, n_inputs=n_inputs, n_outputs=n_outputs
+            )
     return network_from_arrays(
         arrays, str(path), dtype, n_inputs=n_inputs, n_outputs=n_outputs, suffix=suffix
     )

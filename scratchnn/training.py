@@ -13,6 +13,8 @@ from scratchnn.network import Network
 from scratchnn.optimizers import Optimizer
 from scratchnn.schedules import Schedule
 
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]  # (batch rows, rng) -> rows
+
 
 @dataclass(frozen=True)
 class EpochMetrics:
@@ -82,20 +84,28 @@ def fit(
     weight_decay: float = 0.0,
     on_epoch_end: Callable[[EpochMetrics], None] | None = None,
     start_epoch: int = 0,
+    augment: Augment | None = None,
+    on_batch_end: Callable[[int, int], None] | None = None,
 ) -> list[EpochMetrics]:
-    """Train ``network`` on ``x`` (n, n_in) with integer labels ``y`` (n,).
+    """Train ``network`` on ``x`` (n, n_in) with integer labels ``y`` (n,), in training mode.
 
     ``batch_size=None`` means full batch: every step uses all rows, in their given order (the
     original recipe). Otherwise rows are reshuffled with ``rng`` every epoch and the last batch
     may be shorter. ``weight_decay`` adds an L2 term ``weight_decay/2 * |params|^2`` to the
-    loss (to its gradient; reported losses leave it out). ``start_epoch`` skips the epochs a
-    checkpoint already did.
+    loss (to its gradient; reported losses leave it out; only ``params`` decay, never the
+    ``state``). ``start_epoch`` skips the epochs a checkpoint already did.
+
+    Everything random comes from ``rng``, in a fixed order: each epoch's permutation, then per
+    batch the draws of ``augment(x_batch, rng)`` (training batches only; it returns the moved
+    rows, e.g. ``RandomShiftRotate``) and the dropout masks. Restoring ``rng``'s state at an
+    epoch's end therefore resumes a run bit for bit. ``on_batch_end(done, total)`` is called
+    after each step with the batches done in this epoch and the epoch's number of batches.
     """
-    n_classes = network.layer_sizes[-1]
-    loss_fn = SoftmaxCrossEntropy(n_classes, network.dtype)
+    loss_fn = SoftmaxCrossEntropy(network.n_outputs, network.dtype)
     if batch_size is not None:
         batch_size = min(batch_size, len(x))
-    x_batch_buffer = RowBuffer(x.shape[1], x.dtype)
+    n_batches = 1 if batch_size is None else math.ceil(len(x) / batch_size)
+    x_batch_buffer = RowBuffer(x.shape[1:], x.dtype)
     decay_term = np.empty_like(network.params) if weight_decay else None
     history = []
     for epoch in range(start_epoch, epochs):
@@ -103,8 +113,10 @@ def fit(
         lr = schedule(epoch)
         loss_sum = 0.0
         correct = 0
-        for xb, yb in batches(x, y, batch_size, rng, x_batch_buffer):
-            logits = network.forward(xb)
+        for done, (xb, yb) in enumerate(batches(x, y, batch_size, rng, x_batch_buffer), 1):
+            if augment is not None:
+                xb = augment(xb, rng)
+            logits = network.forward(xb, training=True, rng=rng)
             loss = loss_fn.forward(logits, yb)
             if not math.isfinite(loss):
                 raise TrainingDiverged(epoch + 1, loss)
@@ -115,6 +127,8 @@ def fit(
                 np.multiply(network.params, weight_decay, out=decay_term)
                 network.grads += decay_term
             optimizer.step(network.params, network.grads, lr)
+            if on_batch_end is not None:
+                on_batch_end(done, n_batches)
         val_loss = val_accuracy = None
         if validation is not None:
             val_loss, val_accuracy, _ = evaluate(network, *validation)
@@ -142,12 +156,15 @@ def fit(
 def evaluate(
     network: Network, x: np.ndarray, y: np.ndarray, chunk_size: int = 8192
 ) -> tuple[float, float, np.ndarray]:
-    """Mean loss, accuracy and the predicted labels (n,) of ``network`` on ``x``, ``y``."""
-    loss_fn = SoftmaxCrossEntropy(network.layer_sizes[-1], network.dtype)
+    """Mean loss, accuracy and the predicted labels (n,) of ``network`` on ``x``, ``y``, in
+    evaluation mode (no dropout; batch norm's running statistics)."""
+    loss_fn = SoftmaxCrossEntropy(network.n_outputs, network.dtype)
     predicted = np.empty(len(x), dtype=np.int64)
     loss_sum = 0.0
     for start in range(0, len(x), chunk_size):
         stop = min(start + chunk_size, len(x))
-        loss_sum += loss_fn.forward(network.forward(x[start:stop]), y[start:stop]) * (stop - start)
+        loss_sum += loss_fn.forward(
+            network.forward(x[start:stop], training=False), y[start:stop]
+        ) * (stop - start)
         predicted[start:stop] = np.argmax(loss_fn.p, axis=1)
     return loss_sum / len(x), float(np.mean(predicted == y)), predicted

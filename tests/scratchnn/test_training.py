@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import scratchnn as sn
 from scratchnn import SGD, Adam, SoftmaxCrossEntropy, TrainingDiverged, constant, fit, mlp
 from scratchnn.buffers import RowBuffer
 from scratchnn.training import batches
@@ -180,3 +181,129 @@ def test_weights_that_blow_up_in_an_epochs_last_step_stop_training(with_validati
             rng=np.random.default_rng(0),
             validation=validation,
         )
+
+
+def tiny_images(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """6x6 images: the class is where the bright square is (top left, top right, bottom)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, size=n)
+    x = 0.1 * rng.random((n, 6, 6), dtype=np.float32)
+    for image, label in zip(x, labels, strict=True):
+        rows, cols = [
+            (slice(0, 3), slice(0, 3)),
+            (slice(0, 3), slice(3, 6)),
+            (slice(3, 6), slice(1, 4)),
+        ][label]
+        image[rows, cols] += 1
+    return x.reshape(n, 36), labels
+
+
+def tiny_cnn(seed: int = 0) -> sn.Network:
+    return sn.build_network(
+        [
+            {"type": "conv2d", "filters": 3, "kernel": 3, "padding": 1},
+            {"type": "batchnorm"},
+            {"type": "relu"},
+            {"type": "maxpool2d", "pool": 2},
+            {"type": "flatten"},
+            {"type": "dropout", "rate": 0.3},
+            {"type": "dense", "units": 3},
+        ],
+        input_shape=(6, 6, 1),
+        rng=np.random.default_rng(seed),
+    )
+
+
+def fit_cnn(network, rng, epochs, start_epoch=0, optimizer=None, **kwargs):
+    x, y = tiny_images()
+    return fit(
+        network,
+        optimizer or Adam(),
+        constant(0.01),
+        x,
+        y,
+        epochs=epochs,
+        batch_size=16,
+        rng=rng,
+        augment=sn.RandomShiftRotate(max_shift=1, max_degrees=10, side=6),
+        start_epoch=start_epoch,
+        **kwargs,
+    )
+
+
+def test_a_resumed_run_with_dropout_augmentation_and_batch_norm_is_bit_identical():
+    straight = tiny_cnn()
+    fit_cnn(straight, np.random.default_rng(5), epochs=3)
+    # stop after epoch 1 and keep what a checkpoint keeps: params, state, optimiser, generator
+    first, rng, optimizer = tiny_cnn(), np.random.default_rng(5), Adam()
+    fit_cnn(first, rng, epochs=1, optimizer=optimizer)
+    kept = (first.params.copy(), first.state.copy(), optimizer.state(), rng.bit_generator.state)
+    resumed, resumed_rng, resumed_optimizer = tiny_cnn(seed=9), np.random.default_rng(0), Adam()
+    resumed.params[...], resumed.state[...] = kept[0], kept[1]
+    resumed_optimizer.load_state(kept[2])
+    resumed_rng.bit_generator.state = kept[3]
+    fit_cnn(resumed, resumed_rng, epochs=3, start_epoch=1, optimizer=resumed_optimizer)
+    np.testing.assert_array_equal(resumed.params, straight.params)
+    np.testing.assert_array_equal(resumed.state, straight.state)
+
+
+def test_cnn_learns_and_reports_progress_after_every_batch():
+    network = tiny_cnn()
+    progress = []
+    history = fit_cnn(
+        network,
+        np.random.default_rng(1),
+        epochs=8,
+        on_batch_end=lambda *p: progress.append(p),
+        validation=tiny_images(32, seed=1),
+    )
+    assert progress[:5] == [(1, 4), (2, 4), (3, 4), (4, 4), (1, 4)] and len(progress) == 32
+    assert history[-1].val_accuracy > 0.9
+
+
+def test_augmentation_and_dropout_apply_in_training_only():
+    calls = []
+
+    def augment(xb, rng):
+        calls.append(len(xb))
+        return xb
+
+    x, y = tiny_images(40)
+    network = tiny_cnn()
+    fit(
+        network,
+        SGD(),
+        constant(0.01),
+        x,
+        y,
+        epochs=1,
+        batch_size=16,
+        rng=np.random.default_rng(0),
+        augment=augment,
+        validation=(x, y),
+    )
+    assert calls == [16, 16, 8]  # the training batches, not the validation set
+    _, _, predicted = sn.evaluate(network, x, y)
+    np.testing.assert_array_equal(predicted, sn.evaluate(network, x, y)[2])  # no randomness
+    np.testing.assert_array_equal(predicted, network.predict(x))
+
+
+def test_weight_decay_never_touches_the_batch_norm_state():
+    x, y = tiny_images(32)
+    states = []
+    for wd in (0.0, 0.5):
+        network = tiny_cnn()
+        fit(
+            network,
+            SGD(),
+            constant(0.0),
+            x,
+            y,
+            epochs=1,
+            batch_size=16,
+            rng=np.random.default_rng(0),
+            weight_decay=wd,
+        )
+        states.append(network.state.copy())
+    assert states[0].any()  # the running statistics moved, by the batches alone
+    np.testing.assert_array_equal(states[0], states[1])

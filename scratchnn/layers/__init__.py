@@ -1,0 +1,36 @@
+"""Layers, one concept per file, each with ``forward`` and ``backward`` side by side.
+
+Reading order: ``base`` (the contract every layer follows), ``dense``, ``activations``,
+``conv`` (im2col), ``pooling``, ``shape`` (flatten), ``dropout``, ``batchnorm``.
+``LAYER_TYPES`` maps each layer's type name (``"conv2d"``) to its class: adding a layer is one
+class with ``@register("name")`` in one of these files (or a new one imported here), and its tests.
+"""
+
+from scratchnn.layers.activations import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from scratchnn.layers.base import LAYER_TYPES, Layer, LayerSpecError, Shape, register
+from scratchnn.layers.batchnorm import BatchNorm
+from scratchnn.layers.conv import Conv2D
+from scratchnn.layers.dense import Dense
+from scratchnn.layers.dropout import Dropout
+from scratchnn.layers.pooling import AvgPool2D, MaxPool2D
+from scratchnn.layers.shape import Flatten
+
+__all__ = [
+    "GELU",
+    "LAYER_TYPES",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "LayerSpecError",
+    "LeakyReLU",
+    "MaxPool2D",
+    "ReLU",
+    "Shape",
+    "Sigmoid",
+    "Tanh",
+    "register",
+]

@@ -1,0 +1,106 @@
+"""Textbook versions of convolution and pooling: loops over every output value, written to be
+read, not to be fast. The library's vectorised layers are tested against them (and against
+finite differences). Shapes are channels last: x (n, h, w, c), W (k, k, c, filters)."""
+
+import numpy as np
+
+
+def pad(x: np.ndarray, p: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+
+
+def conv2d(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int, padding: int) -> np.ndarray:
+    """y[n, i, j, f] = b[f] + sum over (di, dj, c) of xp[n, s*i + di, s*j + dj, c] W[di, dj, c, f]
+    with ``xp`` = x padded and s = stride."""
+    xp = pad(x, padding)
+    k, filters = W.shape[0], W.shape[3]
+    h_out = (xp.shape[1] - k) // stride + 1
+    w_out = (xp.shape[2] - k) // stride + 1
+    y = np.zeros((len(x), h_out, w_out, filters))
+    for n in range(len(x)):
+        for i in range(h_out):
+            for j in range(w_out):
+                window = xp[n, i * stride : i * stride + k, j * stride : j * stride + k, :]
+                for f in range(filters):
+                    y[n, i, j, f] = np.sum(window * W[:, :, :, f]) + b[f]
+    return y
+
+
+def conv2d_backward(
+    dy: np.ndarray, x: np.ndarray, W: np.ndarray, stride: int, padding: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dW, db): each output value sends dy * W to its window and dy * window to W."""
+    xp = pad(x, padding)
+    dxp, dW = np.zeros_like(xp), np.zeros_like(W)
+    k = W.shape[0]
+    for n in range(len(x)):
+        for i in range(dy.shape[1]):
+            for j in range(dy.shape[2]):
+                rows, cols = slice(i * stride, i * stride + k), slice(j * stride, j * stride + k)
+                for f in range(W.shape[3]):
+                    dxp[n, rows, cols, :] += dy[n, i, j, f] * W[:, :, :, f]
+                    dW[:, :, :, f] += dy[n, i, j, f] * xp[n, rows, cols, :]
+    db = dy.sum(axis=(0, 1, 2))
+    h, w = x.shape[1:3]
+    return dxp[:, padding : padding + h, padding : padding + w, :], dW, db
+
+
+def pool_windows(x: np.ndarray, pool: int, stride: int):
+    """Yield (n, i, j, ch, rows, cols) for every window of every channel."""
+    h_out = (x.shape[1] - pool) // stride + 1
+    w_out = (x.shape[2] - pool) // stride + 1
+    for n in range(x.shape[0]):
+        for i in range(h_out):
+            for j in range(w_out):
+                for ch in range(x.shape[3]):
+                    rows = slice(i * stride, i * stride + pool)
+                    cols = slice(j * stride, j * stride + pool)
+                    yield n, i, j, ch, rows, cols
+
+
+def output_shape(x: np.ndarray, pool: int, stride: int) -> tuple[int, ...]:
+    n, h, w, c = x.shape
+    return (n, (h - pool) // stride + 1, (w - pool) // stride + 1, c)
+
+
+def maxpool(x: np.ndarray, pool: int, stride: int) -> np.ndarray:
+    y = np.zeros(output_shape(x, pool, stride))
+    for n, i, j, ch, rows, cols in pool_windows(x, pool, stride):
+        y[n, i, j, ch] = x[n, rows, cols, ch].max()
+    return y
+
+
+def maxpool_backward(dy: np.ndarray, x: np.ndarray, pool: int, stride: int) -> np.ndarray:
+    """The gradient goes to each window's maximum; on a tie, to the first in reading order
+    (``np.argmax`` of the row-major window)."""
+    dx = np.zeros_like(x)
+    for n, i, j, ch, rows, cols in pool_windows(x, pool, stride):
+        window = x[n, rows, cols, ch]
+        di, dj = np.unravel_index(np.argmax(window), window.shape)
+        dx[n, rows.start + di, cols.start + dj, ch] += dy[n, i, j, ch]
+    return dx
+
+
+def avgpool(x: np.ndarray, pool: int, stride: int) -> np.ndarray:
+    y = np.zeros(output_shape(x, pool, stride))
+    for n, i, j, ch, rows, cols in pool_windows(x, pool, stride):
+        y[n, i, j, ch] = x[n, rows, cols, ch].mean()
+    return y
+
+
+def avgpool_backward(dy: np.ndarray, x: np.ndarray, pool: int, stride: int) -> np.ndarray:
+    dx = np.zeros_like(x)
+    for n, i, j, ch, rows, cols in pool_windows(x, pool, stride):
+        dx[n, rows, cols, ch] += dy[n, i, j, ch] / pool**2
+    return dx
+
+
+def shift_image(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``image`` moved down by dy and right by dx pixels, zeros coming in."""
+    side_h, side_w = image.shape
+    out = np.zeros_like(image)
+    for r in range(side_h):
+        for q in range(side_w):
+            if 0 <= r - dy < side_h and 0 <= q - dx < side_w:
+                out[r, q] = image[r - dy, q - dx]
+    return out
