@@ -21,6 +21,7 @@ import numpy as np
 
 from scratchnn.builder import layers_from_specs, network_from_layers
 from scratchnn.errors import LayerSpecError, WeightsError
+from scratchnn.layers import Dense
 from scratchnn.network import Network
 from scratchnn.original_layout import (
     LAYER_FILE_SUFFIX,
@@ -84,6 +85,39 @@ def _description(arrays: dict[str, np.ndarray], source: str) -> dict[str, Any]:
     return description
 
 
+def _check_sizes(
+    network: Network, source: str, n_inputs: int | None, n_outputs: int | None
+) -> None:
+    """Refuse a network whose input or output size is not the caller's, in the words of the
+    original layout's checks when the layer concerned is a dense one."""
+    array_layers = _array_layers(network)
+    n_in = math.prod(network.input_shape)
+    if n_inputs is not None and n_in != n_inputs:
+        i, index, shapes = array_layers[0]
+        if isinstance(network.layers[index], Dense) and index == 0:
+            raise WeightsError(
+                f"{source}: layer{i}_weights has shape {shapes['weights']}, "
+                f"expected ({n_inputs}, *) for inputs of {n_inputs} values"
+            )
+        raise WeightsError(
+            f"{source}: the network takes inputs of shape {network.input_shape} ({n_in} values), "
+            f"expected {n_inputs} values"
+        )
+    if n_outputs is not None and network.n_outputs != n_outputs:
+        i, index, shapes = array_layers[-1]
+        last = network.layers[index]
+        if isinstance(last, Dense) and index == len(network.layers) - 1:
+            raise WeightsError(
+                f"{source}: layer{i}_weights has shape {shapes['weights']}, "
+                f"expected ({last.n_in}, {n_outputs}) for {n_outputs} classes"
+            )
+        raise WeightsError(
+            f"{source}: the last layer, layers[{len(network.layers) - 1}] "
+            f"({network.layers[-1].type_name}), gives {network.n_outputs} outputs, "
+            f"expected {n_outputs} for {n_outputs} classes"
+        )
+
+
 def network_from_description(
     arrays: dict[str, np.ndarray],
     source: str,
@@ -103,17 +137,7 @@ def network_from_description(
         )
     except (LayerSpecError, TypeError) as error:
         raise WeightsError(f"{source}: {error}") from None
-    if n_inputs is not None and math.prod(network.input_shape) != n_inputs:
-        raise WeightsError(
-            f"{source}: the network takes inputs of shape {network.input_shape} "
-            f"({math.prod(network.input_shape)} values), expected {n_inputs} values"
-        )
-    if n_outputs is not None and network.n_outputs != n_outputs:
-        last = len(network.layers) - 1
-        raise WeightsError(
-            f"{source}: the last layer, layers[{last}] ({network.layers[last].type_name}), gives "
-            f"{network.n_outputs} outputs, expected {n_outputs} for {n_outputs} classes"
-        )
+    _check_sizes(network, source, n_inputs, n_outputs)
     expected = set()
     for i, index, shapes in _array_layers(network):
         layer = network.layers[index]

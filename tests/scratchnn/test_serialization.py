@@ -130,9 +130,11 @@ def test_a_file_that_does_not_fit_names_the_layer_and_the_shapes(tmp_path):
     save_weights(network, tmp_path / "cnn.npz")
     with np.load(tmp_path / "cnn.npz") as npz:
         arrays = {key: npz[key] for key in npz.files}
-    with pytest.raises(WeightsError, match=r"expected 784 values"):
+    with pytest.raises(WeightsError, match=r"shape \(6, 6, 1\) \(36 values\), expected 784"):
         load_weights(tmp_path / "cnn.npz", n_inputs=784)
-    with pytest.raises(WeightsError, match=r"layers\[6\] \(dense\), gives 10 outputs, expected 9"):
+    with pytest.raises(
+        WeightsError, match=r"layer3_weights has shape \(27, 10\), expected \(27, 9"
+    ):
         load_weights(tmp_path / "cnn.npz", n_outputs=9)
     bad = {**arrays, "layer1_weights": np.zeros((3, 3, 2, 3), np.float32)}
     with pytest.raises(
@@ -170,3 +172,22 @@ def test_files_written_before_the_architecture_load_as_a_relu_mlp(tmp_path):
     ]
     assert network.dtype == np.float64
     np.testing.assert_array_equal(network.dense_layers[1].W, arrays["layer2_weights"])
+
+
+def test_sizes_that_do_not_fit_are_named_as_for_the_original_layout(tmp_path):
+    path = tmp_path / "nine.npz"
+    save_weights(mlp([784, 16, 9], rng=np.random.default_rng(0)), path)
+    with pytest.raises(
+        WeightsError, match=r"layer2_weights has shape \(16, 9\), expected \(16, 10\) for 10"
+    ):
+        load_weights(path, n_inputs=784, n_outputs=10)
+    with pytest.raises(
+        WeightsError, match=r"layer1_weights has shape \(784, 16\), expected \(100, \*\)"
+    ):
+        load_weights(path, n_inputs=100)
+    tanh_last = build_network(
+        [{"type": "dense", "units": 4}, {"type": "tanh"}], (5,), rng=np.random.default_rng(0)
+    )
+    save_weights(tanh_last, tmp_path / "tanh.npz")
+    with pytest.raises(WeightsError, match=r"layers\[1\] \(tanh\), gives 4 outputs, expected 10"):
+        load_weights(tmp_path / "tanh.npz", n_outputs=10)
