@@ -8,6 +8,7 @@ reads any data, with the key's name in the message. Values ``conf/`` must give a
 """
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -209,7 +210,21 @@ def load_params(path: str | Path = PARAMS_FILE) -> Config:
     try:
         return validate(raw)
     except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+        raise ConfigError(f"{path}: {error}{recovery_hint()}") from None
+
+
+# `dvc exp run -S key=value` writes params.yaml, then DVC deletes the stage's outputs before the
+# stage refuses the value: the workspace is left with that params.yaml and no model
+EXPERIMENT_RECOVERY = (
+    "; `dvc exp run` wrote this into params.yaml: "
+    "`git checkout params.yaml reports && dvc checkout` brings back the committed one "
+    "and its outputs"
+)
+
+
+def recovery_hint() -> str:
+    """How to get back a working workspace, when a DVC experiment set the refused value."""
+    return EXPERIMENT_RECOVERY if os.environ.get("DVC_EXP_NAME") else ""
 
 
 def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:

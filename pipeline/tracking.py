@@ -259,6 +259,8 @@ def reopen_run(run_id: str, history: list[sn.EpochMetrics]) -> Run:
     log the checkpointed epochs it missed (a kill can fall between checkpoint and logging)."""
     run = resume_run(run_id)
     run.client.update_run(run_id, status="RUNNING")
+    if "error" in run.client.get_run(run_id).data.tags:  # "interrupted": no longer true
+        run.client.delete_tag(run_id, "error")
     logged = {m.step for m in run.client.get_metric_history(run_id, "train_loss")}
     for metrics in history:
         if metrics.epoch not in logged:

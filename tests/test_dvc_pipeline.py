@@ -119,8 +119,14 @@ def test_repro_reruns_exactly_what_changed(project):
     assert stages_run(run(project, "dvc", "repro", "plots_template")) == ["plots_template"]
     run(project, "dvc", "plots", "show", "-o", "dvc_plots")
     page = (project / "dvc_plots" / "index.html").read_text()
-    for plot in ("loss", "accuracy", "learning_rate", "confusion"):
-        assert plot in page
+    for title in (
+        "Loss per epoch",
+        "Accuracy per epoch",
+        "Learning rate per epoch",
+        "Confusion matrix (the split evaluate reports on)",
+        "F1 score per digit",
+    ):
+        assert f'"text": "{title}"' in page
     assert "val_accuracy" in page and "predicted" in page
     assert "<script src" not in page  # vega is inline: the page renders offline
     for png in ("confusion.png", "misclassified.png", "training_curves.png"):
@@ -219,3 +225,38 @@ def test_queued_experiments_land_in_the_projects_mlflow_store(project):
     assert {r.data.tags["dvc.experiment"] for r in runs} == names and len(names) == 2
     assert {r.data.params["optimizer.lr"] for r in runs} == {"0.001", "0.01"}
     assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_an_identical_configuration_comes_back_from_the_run_cache(project):
+    """lr A, lr B, then lr A again: the third run restores train and evaluate from DVC's run
+    cache (nothing trains, no new MLflow run) and its metrics and run are those of the first."""
+    from mlflow import MlflowClient
+
+    write_digits_csv(project / "small" / "train.csv", 300, seed=1)
+    write_digits_csv(project / "small" / "test.csv", 100, seed=2)
+    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
+    commit(project)
+
+    def experiment(lr: str) -> str:
+        return run(project, "dvc", "exp", "run", "evaluate", "-S", "experiment=tiny", "-S", lr)
+
+    first = experiment("optimizer.lr=0.005")
+    assert stages_run(first) == ["prepare", "train", "evaluate"]
+    first_run = json.loads((project / "reports" / "run.json").read_text())
+    first_metrics = (project / "reports" / "metrics.json").read_text()
+    assert stages_run(experiment("optimizer.lr=0.01")) == ["train", "evaluate"]
+
+    again = experiment("optimizer.lr=0.005")
+    assert stages_run(again) == []
+    for stage in ("train", "evaluate"):
+        assert f"Stage '{stage}' is cached - skipping run" in again
+    assert "epoch 1/2" not in again
+    assert json.loads((project / "reports" / "run.json").read_text()) == first_run
+    assert (project / "reports" / "metrics.json").read_text() == first_metrics
+    assert (project / "reports" / "report.md").is_file()  # restored from the cache too
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment_id = client.get_experiment_by_name("neuralscratch").experiment_id
+    runs = client.search_runs([experiment_id])
+    assert sorted(r.data.params["optimizer.lr"] for r in runs) == ["0.005", "0.01"]
+    assert first_run["run_id"] in {r.info.run_id for r in runs}

@@ -3,9 +3,10 @@
 DVC's own page loads vega, vega-lite and vega-embed from a CDN when it is opened, so with no
 internet it stays blank. This stage fetches those three packages once, at build time, from the
 npm registry with ``npm pack`` (pinned versions, their sha512 checked), and writes their
-minified builds inline into ``vendor/plots_template.html``: a DVC output, so git ignores it.
-``.dvc/config`` sets ``plots.html_template`` to that file, and the page ``dvc plots show``
-writes then renders offline. The template has no ``{scripts}`` placeholder, which is where DVC
+minified builds inline into ``vendor/plots_template.html``. That file is committed (a DVC output
+kept out of DVC's cache, ``persist``ed), so ``dvc plots show`` works offline on a fresh clone.
+``.dvc/config`` sets ``plots.html_template`` to it, and the page ``dvc plots show`` writes then
+renders offline. The template has no ``{scripts}`` placeholder, which is where DVC
 would put its CDN ``<script src=...>`` tags.
 """
 
@@ -142,12 +143,19 @@ def read_script(tarball: Path, package: NpmPackage) -> str:
     return script
 
 
+def inline_banner(package: NpmPackage) -> str:
+    return f"/* {package.name} {package.version}, inlined by pipeline/stages/plots_template.py */"
+
+
+def is_complete(page: str) -> bool:
+    """Whether ``page`` already has every pinned package inline (as the committed one has)."""
+    return all(inline_banner(package) in page for package in PACKAGES)
+
+
 def page_template(scripts: dict[NpmPackage, str]) -> str:
     """The page with each script inline, in order (vega-embed needs vega and vega-lite)."""
     inline = "\n".join(
-        f"    <script>/* {p.name} {p.version}, inlined by pipeline/stages/plots_template.py */\n"
-        f"{script}\n    </script>"
-        for p, script in scripts.items()
+        f"    <script>{inline_banner(p)}\n{script}\n    </script>" for p, script in scripts.items()
     )
     return PAGE.format(refresh_tag="{refresh_tag}", plot_divs="{plot_divs}", inline_scripts=inline)
 
@@ -155,15 +163,19 @@ def page_template(scripts: dict[NpmPackage, str]) -> str:
 def build(output: str | Path = TEMPLATE) -> Path:
     """Fetch the packages and write the template to ``output``.
 
-    Without npm (a machine with only Python), the page is written without the Vega scripts,
-    with a warning: the PNG figures (curves, confusion matrix, mistakes) still render, and
-    the pipeline does not fail over a nicety.
+    Without npm (a machine with only Python), a complete page already at ``output`` (the
+    committed one) is kept; otherwise the page is written without the Vega scripts, with a
+    warning: the PNG figures (curves, confusion matrix, mistakes) still render, and the pipeline
+    does not fail over a nicety.
     """
     with tempfile.TemporaryDirectory(prefix="vega-") as tmp:
         folder = Path(tmp)
         try:
             npm_pack(PACKAGES, folder)
         except NpmUnavailable as error:
+            if Path(output).is_file() and is_complete(Path(output).read_text()):
+                print(f"warning: {error}; keeping {output}, which has Vega inline", file=sys.stderr)
+                return Path(output)
             print(
                 f"warning: {error}; the plots page will show the PNG figures only", file=sys.stderr
             )

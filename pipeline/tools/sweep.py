@@ -49,6 +49,12 @@ class MlflowSweepCallback(Callback):
         self.run: tracking.Run | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
+        # Hydra turns a callback's exception into a warning and launches the jobs anyway: a
+        # configuration or tracking error stops the sweep here, as one line, before any job
+        with user_errors_exit():
+            self._start_parent_run(config)
+
+    def _start_parent_run(self, config: DictConfig) -> None:
         cfg = validate({k: v for k, v in config.items() if k != "hydra"})
         if not cfg.tracking.enabled:
             return
