@@ -24,20 +24,23 @@ LAYER_FILE_SUFFIX = ".npy"
 
 def check_relu_mlp(network: Network) -> None:
     """Raise ``WeightsError`` unless ``network`` is what the original layout can hold: flat
-    inputs, Dense layers with a ReLU between two (dropout, the identity once trained, is fine)."""
-    kinds = [(i, layer) for i, layer in enumerate(network.layers) if not isinstance(layer, Dropout)]
-    for n, (i, layer) in enumerate(kinds):
-        expected = Dense if n % 2 == 0 else ReLU
-        if not isinstance(layer, expected) or len(network.input_shape) != 1:
-            raise WeightsError(
-                "the original layout holds Dense -> ReLU -> ... -> Dense networks on flat "
-                f"inputs only: layers[{i}] is {layer.type_name} (input shape {network.input_shape})"
-            )
-    if not isinstance(kinds[-1][1], Dense):
+    inputs, dense -> relu -> ... -> dense (dropout, the identity once trained, may come between)."""
+    if len(network.input_shape) != 1:
         raise WeightsError(
-            f"the original layout ends with a dense layer: layers[{kinds[-1][0]}] is "
-            f"{kinds[-1][1].type_name}"
+            f"the original layout holds MLPs on flat inputs, not inputs {network.input_shape}"
         )
+    layers = [
+        (i, layer) for i, layer in enumerate(network.layers) if not isinstance(layer, Dropout)
+    ]
+    pattern = [Dense, ReLU] * (len(layers) // 2) + [Dense]
+    for (i, layer), expected in zip(layers, pattern, strict=False):
+        if not isinstance(layer, expected):
+            raise WeightsError(
+                "the original layout holds dense -> relu -> ... -> dense networks only: "
+                f"layers[{i}] is {layer.type_name}, where {expected.type_name} would be"
+            )
+    if len(layers) != len(pattern):
+        raise WeightsError(f"the original layout ends with a dense layer, not {layers[-1][1]}")
 
 
 def weight_arrays(network: Network) -> dict[str, np.ndarray]:

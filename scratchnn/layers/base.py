@@ -11,7 +11,11 @@ The network takes a layer through four steps:
     one entry per name of ``param_shapes`` / ``state_shapes``. The layer owns no parameter
     memory, so an optimiser updates the whole network in a few whole-array passes.
  4. per batch, ``forward(x, training, rng) -> y`` and ``backward(dy) -> dx``, side by side in each
-    layer's file. ``x`` is ``(batch, *input_shape)``, ``y`` is ``(batch, *output_shape)``.
+    layer's file. ``x`` is ``(batch, *input_shape)``, ``y`` is ``(batch, *output_shape)``;
+    ``training`` switches dropout and batch statistics on, ``rng`` is what dropout draws from.
+    ``backward`` may overwrite ``dy`` (the next layer's work array, not needed again). A layer
+    with parameters fills its ``grads`` there and takes ``need_dx``: the network passes False
+    to the first of them, whose dx (the gradient with respect to the pixels) nobody needs.
 
 In place: a layer with ``can_work_in_place`` may write ``y`` over ``x``, saving a buffer; the
 network switches that off (``in_place = False``) when ``x`` must survive: when it is the caller's

@@ -177,12 +177,24 @@ def test_mlp_only_operations_on_a_cnn_name_the_layer_that_does_not_fit():
     with pytest.raises(ValueError, match=r"layer_sizes is for MLPs: the input shape \(8, 8, 1\)"):
         _ = cnn().layer_sizes
     assert len(cnn().dense_layers) == 1  # still a list of the dense layers
-    with pytest.raises(sn.WeightsError, match=r"layers\[0\] is conv2d"):
+    with pytest.raises(sn.WeightsError, match=r"flat inputs, not inputs \(8, 8, 1\)"):
         sn.serialization.weight_arrays(cnn())  # the original layout: ReLU MLPs only
     tanh_mlp = mlp([4, 3, 2], rng=np.random.default_rng(0), activation="tanh")
     assert tanh_mlp.layer_sizes == [4, 3, 2]
     with pytest.raises(sn.WeightsError, match=r"layers\[1\] is tanh"):
         sn.serialization.weight_arrays(tanh_mlp)
+    ends_in_relu = build_network(
+        [{"type": "dense", "units": 3}, {"type": "relu"}], (4,), rng=np.random.default_rng(0)
+    )
+    with pytest.raises(sn.WeightsError, match="ends with a dense layer, not ReLU"):
+        sn.serialization.weight_arrays(ends_in_relu)
+    with_dropout = mlp([4, 3, 2], rng=np.random.default_rng(0), dropout=0.5)
+    assert list(sn.serialization.weight_arrays(with_dropout)) == [
+        "layer1_weights",
+        "layer1_biases",
+        "layer2_weights",
+        "layer2_biases",
+    ]
 
 
 def test_every_registered_type_is_buildable_by_name():
