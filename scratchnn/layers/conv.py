@@ -73,6 +73,7 @@ class Conv2D(Layer):
         self._cols = RowBuffer((*self.out_hw, k, k, c), dtype)
         self._dpadded = RowBuffer(padded, dtype)
         self._slab = RowBuffer((*self.out_hw, c), dtype)
+        self._dy = RowBuffer((*self.out_hw, f), dtype)  # a contiguous copy of a strided dy
         self._ones = np.ones((1, 0), dtype=dtype)
 
     def work_per_row(self) -> int:
@@ -100,7 +101,11 @@ class Conv2D(Layer):
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         # dy: (batch, h_out, w_out, filters)
         batch = len(dy)
-        dy_matrix = dy.reshape(-1, self.filters)  # (rows, filters)
+        if not dy.flags.c_contiguous:  # e.g. the dx of a padded convolution: a strided view
+            contiguous = self._dy.take(batch)
+            np.copyto(contiguous, dy)
+            dy = contiguous
+        dy_matrix = dy.reshape(-1, self.filters)  # (rows, filters), a view
         np.matmul(self._cols_matrix.T, dy_matrix, out=self._dW_matrix)  # (k*k*c_in, filters)
         if self._ones.shape[1] < len(dy_matrix):
             self._ones = np.ones((1, len(dy_matrix)), dtype=self._ones.dtype)

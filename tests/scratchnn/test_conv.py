@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from scratchnn import Conv2D, LayerSpecError
+from scratchnn import Conv2D, LayerSpecError, build_network
 
 from . import reference
+from .gradcheck import assert_close, numerical_gradient
 from .helpers import bound, check_gradients
 
 SETTINGS = [  # (kernel, stride, padding, (h, w, c_in), filters)
@@ -104,3 +105,27 @@ def test_kernel_larger_than_the_padded_input_is_refused():
         Conv2D(filters=1, kernel=7, padding=1).build((4, 4, 1))
     with pytest.raises(LayerSpecError, match=r"needs \(h, w, channels\) inputs, got \(16,\)"):
         Conv2D(filters=1, kernel=3).build((16,))
+
+
+def test_two_convolutions_in_a_row_match_finite_differences():
+    """The second one's dx is a strided view (its padding cut off): the first gets it as dy."""
+    network = build_network(
+        [
+            {"type": "conv2d", "filters": 2, "kernel": 3, "padding": 1},
+            {"type": "conv2d", "filters": 2, "kernel": 3, "padding": 1},
+            {"type": "flatten"},
+            {"type": "dense", "units": 2},
+        ],
+        input_shape=(4, 4, 1),
+        rng=np.random.default_rng(0),
+        dtype=np.float64,
+    )
+    x = np.random.default_rng(1).standard_normal((2, 16))
+    upstream = np.random.default_rng(2).standard_normal((2, 2))
+
+    def loss() -> float:
+        return float(np.sum(network.forward(x, training=True) * upstream))
+
+    loss()
+    network.backward(upstream.copy())
+    assert_close(network.grads.copy(), numerical_gradient(loss, network.params))
