@@ -26,6 +26,8 @@ REPORT_FILE = "report.md"
 CONFUSION_PNG = "confusion.png"
 MISCLASSIFIED_PNG = "misclassified.png"
 CURVES_PNG = "training_curves.png"
+FIRST_LAYER_PNG = "first_layer.png"  # what the first layer learned
+ACTIVATIONS_PNG = "activations.png"  # one test digit through every layer
 
 # predict (in paths.reports)
 SUBMISSION_FILE = "submission.csv"

@@ -1,7 +1,8 @@
 """Train's checkpoint, written after every epoch, so a killed training resumes where it stopped.
 
-It holds what the next epoch depends on: the weights, the optimiser's state (Adam's moments and
-step count), the batch-order RNG's state, the history so far and the MLflow run. Resuming from
+It holds what the next epoch depends on: the weights and the network's state (batch norm's
+running statistics), the optimiser's state (Adam's moments and step count), the batch-order
+RNG's state, the history so far and the MLflow run. Resuming from
 it gives weights bit-identical to an uninterrupted run. It is used only by a training whose
 configuration and prepared data match its fingerprint, and removed once the outputs are written.
 """
@@ -28,6 +29,7 @@ OPTIMIZER_PREFIX = "optimizer."
 class Checkpoint:
     epoch: int  # completed epochs
     params: np.ndarray
+    state: np.ndarray  # the network's non-trainable state (batch norm's running statistics)
     optimizer: dict[str, np.ndarray]
     rng_state: dict
     history: list[sn.EpochMetrics]
@@ -62,7 +64,13 @@ def save(path: Path, checkpoint: Checkpoint, stamp: str) -> None:
     }
     arrays = {f"{OPTIMIZER_PREFIX}{k}": v for k, v in checkpoint.optimizer.items()}
     with atomic_file(path) as file:
-        np.savez(file, params=checkpoint.params, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(
+            file,
+            params=checkpoint.params,
+            state=checkpoint.state,
+            meta=np.array(json.dumps(meta)),
+            **arrays,
+        )
 
 
 def load(path: Path, cfg: Config) -> Checkpoint | None:
@@ -73,6 +81,7 @@ def load(path: Path, cfg: Config) -> Checkpoint | None:
         with np.load(path, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"]))
             params = npz["params"]
+            state = npz["state"]
             optimizer = {
                 key.removeprefix(OPTIMIZER_PREFIX): npz[key]
                 for key in npz.files
@@ -90,6 +99,7 @@ def load(path: Path, cfg: Config) -> Checkpoint | None:
     return Checkpoint(
         epoch=meta["epoch"],
         params=params,
+        state=state,
         optimizer=optimizer,
         rng_state=meta["rng_state"],
         history=[sn.EpochMetrics(**m) for m in meta["history"]],

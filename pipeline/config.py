@@ -35,7 +35,19 @@ class DType(Enum):
 
 class InitializerName(Enum):
     he_normal = "he_normal"
+    he_uniform = "he_uniform"
+    lecun_normal = "lecun_normal"
+    glorot_normal = "glorot_normal"
+    glorot_uniform = "glorot_uniform"
     scaled_normal = "scaled_normal"
+
+
+class Activation(Enum):
+    relu = "relu"
+    leaky_relu = "leaky_relu"
+    sigmoid = "sigmoid"
+    tanh = "tanh"
+    gelu = "gelu"
 
 
 class OptimizerName(Enum):
@@ -63,18 +75,48 @@ class PathsConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Random moves of the training images, drawn afresh for every batch (``train`` only: the
+    prepared data and the validation and test images are never moved)."""
+
+    shift: int = 0  # up to this many pixels along each axis, zeros shifted in; 0: no shifts
+    rotate: float = 0.0  # up to this many degrees either way (bilinear); 0: no rotations
+
+
+@dataclass
 class DataConfig:
-    """Where the CSVs are and how ``prepare`` splits them."""
+    """Where the CSVs are and how ``prepare`` splits them; how ``train`` augments them."""
 
     train_csv: str = MISSING  # a label column named "label" and 784 pixel columns
     test_csv: str = MISSING  # the same, the label column optional
     val_size: int = MISSING  # rows held out from the shuffled training CSV for validation
     seed: int = MISSING  # seeds the shuffle, hence which rows are held out
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+PREPARE_KEYS = ("train_csv", "test_csv", "val_size", "seed")  # what prepare reads of data.*
+
+
+def prepare_settings(data: DataConfig) -> dict[str, Any]:
+    """The ``data`` settings the prepared arrays depend on (``dvc.yaml``'s prepare params)."""
+    return {key: getattr(data, key) for key in PREPARE_KEYS}
 
 
 @dataclass
 class ModelConfig:
-    hidden_sizes: list[int] = MISSING
+    """The MLP shorthand (``hidden_sizes`` with ``activation``, ``dropout``, ``batch_norm``:
+    conf/model/mlp.yaml), or an explicit list of ``layers`` for inputs of ``input_shape``
+    (conf/model/cnn.yaml), which then decides the architecture alone. Each layer is a mapping
+    with a ``type`` (dense, conv2d, maxpool2d, avgpool2d, flatten, dropout, batchnorm, relu,
+    leaky_relu, sigmoid, tanh, gelu) and that layer's settings, checked by scratchnn's own
+    layer classes when a stage starts (``pipeline.factory.check_model``)."""
+
+    hidden_sizes: list[int] = field(default_factory=list)
+    activation: Activation = Activation.relu  # after each hidden dense layer
+    dropout: float = 0.0  # inverted dropout after each hidden activation; 0 turns it off
+    batch_norm: bool = False  # batch norm between each hidden dense layer and its activation
+    layers: list[dict[str, Any]] | None = None  # an explicit architecture instead of the above
+    input_shape: list[int] | None = None  # of one image, for layers: [28, 28, 1] for convolutions
     initializer: InitializerName = MISSING
     init_scale: float = 0.10  # scaled_normal only: weights = init_scale * N(0, 1)
 
@@ -135,14 +177,21 @@ def _check(condition: bool, key: str, value: Any, allowed: str) -> None:
 def check_ranges(cfg: Config) -> None:
     """Values the types admit but training cannot use."""
     _check(cfg.data.val_size >= 1, "data.val_size", cfg.data.val_size, "it must be >= 1")
-    _check(
-        len(cfg.model.hidden_sizes) >= 1,
-        "model.hidden_sizes",
-        cfg.model.hidden_sizes,
-        "give at least one hidden layer size, e.g. [128, 64]",
-    )
+    if cfg.model.layers is None:
+        _check(
+            len(cfg.model.hidden_sizes) >= 1,
+            "model.hidden_sizes",
+            cfg.model.hidden_sizes,
+            "give at least one hidden layer size, e.g. [128, 64], or a list of model.layers",
+        )
     for i, size in enumerate(cfg.model.hidden_sizes):
         _check(size >= 1, f"model.hidden_sizes[{i}]", size, "layer sizes must be >= 1")
+    _check(0 <= cfg.model.dropout < 1, "model.dropout", cfg.model.dropout, "it must be in [0, 1)")
+    augment = cfg.data.augment
+    _check(0 <= augment.shift < 28, "data.augment.shift", augment.shift, "it must be in [0, 28)")
+    _check(
+        0 <= augment.rotate <= 180, "data.augment.rotate", augment.rotate, "it must be in [0, 180]"
+    )
     _check(cfg.model.init_scale > 0, "model.init_scale", cfg.model.init_scale, "it must be > 0")
     _check(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "it must be > 0")
     _check(

@@ -1,25 +1,95 @@
 """From configuration to scratchnn objects: the only place that maps names to classes."""
 
+import math
 from functools import partial
+from typing import Any
 
 import numpy as np
 
 import scratchnn as sn
-from pipeline.config import Config, InitializerName, OptimizerName, ScheduleName
+from pipeline.artifacts import N_CLASSES, N_PIXELS
+from pipeline.config import (
+    PARAMS_FILE,
+    Config,
+    ConfigError,
+    InitializerName,
+    OptimizerName,
+    ScheduleName,
+)
+
+LAYERS_KEY = "model.layers"
+
+
+def initializer(cfg: Config) -> sn.initializers.Initializer:
+    if cfg.model.initializer is InitializerName.scaled_normal:
+        return partial(sn.scaled_normal, scale=cfg.model.init_scale)
+    return sn.INITIALIZERS[cfg.model.initializer.value]
+
+
+def explicit_layers(cfg: Config) -> tuple[list[dict[str, Any]], tuple[int, ...]] | None:
+    """``model.layers`` and the input shape they are for, or None for the MLP shorthand."""
+    if cfg.model.layers is None:
+        return None
+    shape = tuple(cfg.model.input_shape or (N_PIXELS,))
+    return [dict(spec) for spec in cfg.model.layers], shape
+
+
+def check_model(cfg: Config, source: str = PARAMS_FILE) -> None:
+    """Refuse, naming the key, an architecture that cannot take MNIST's 784 pixels to 10
+    classes: a wrong layer type, setting or shape (``model.layers[2].kernel=0 is not allowed:
+    ...``). Checks shapes only; nothing is allocated. A stage calls it before reading data."""
+    explicit = explicit_layers(cfg)
+    if explicit is None:
+        return  # the shorthand's values are checked with the rest of the schema
+    specs, input_shape = explicit
+    where = f"{source}: " if source else ""
+    if math.prod(input_shape) != N_PIXELS:
+        raise ConfigError(
+            f"{where}model.input_shape={list(input_shape)} is not allowed: an image has "
+            f"{N_PIXELS} pixels, e.g. [28, 28, 1] for convolutions or [784] for dense layers"
+        )
+    try:
+        shapes = sn.check_layers(specs, input_shape, name=LAYERS_KEY)
+    except sn.LayerSpecError as error:
+        raise ConfigError(f"{where}{error}") from None
+    if shapes[-1] != (N_CLASSES,):
+        raise ConfigError(
+            f"{where}{LAYERS_KEY}[{len(specs) - 1}]: the network ends with {shapes[-1]} values "
+            f"per image, not one per class ({N_CLASSES}): end with a dense layer of "
+            f"{N_CLASSES} units"
+        )
 
 
 def build_network(cfg: Config, n_inputs: int, n_classes: int) -> sn.Network:
-    """The MLP ``n_inputs -> hidden_sizes... -> n_classes``, initialised from ``train.seed``."""
-    if cfg.model.initializer is InitializerName.scaled_normal:
-        initializer = partial(sn.scaled_normal, scale=cfg.model.init_scale)
-    else:
-        initializer = sn.he_normal
+    """The configured network for ``n_inputs`` pixels and ``n_classes`` classes, initialised
+    from ``train.seed``: the MLP shorthand through ``sn.mlp``, or ``model.layers``."""
+    rng = np.random.default_rng(cfg.train.seed)
+    dtype = np.dtype(cfg.dtype.value)
+    explicit = explicit_layers(cfg)
+    if explicit is not None:
+        check_model(cfg, source="")
+        specs, input_shape = explicit
+        return sn.build_network(
+            specs, input_shape, rng=rng, dtype=dtype, initializer=initializer(cfg), name=LAYERS_KEY
+        )
     return sn.mlp(
         [n_inputs, *cfg.model.hidden_sizes, n_classes],
-        rng=np.random.default_rng(cfg.train.seed),
-        initializer=initializer,
-        dtype=np.dtype(cfg.dtype.value),
+        rng=rng,
+        initializer=initializer(cfg),
+        dtype=dtype,
+        activation=cfg.model.activation.value,
+        dropout=cfg.model.dropout,
+        batch_norm=cfg.model.batch_norm,
     )
+
+
+def build_augment(cfg: Config) -> sn.RandomShiftRotate | None:
+    """The configured augmentation of training batches, or None when it moves nothing."""
+    augment = cfg.data.augment
+    if not augment.shift and not augment.rotate:
+        return None
+    side = math.isqrt(N_PIXELS)
+    return sn.RandomShiftRotate(max_shift=augment.shift, max_degrees=augment.rotate, side=side)
 
 
 def build_optimizer(cfg: Config) -> sn.Optimizer:

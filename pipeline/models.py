@@ -16,7 +16,7 @@ def load_model(path: str | Path, dtype: np.dtype | type | None = None) -> sn.Net
 
 def probabilities(network: sn.Network, x: np.ndarray, chunk_size: int = 8192) -> np.ndarray:
     """Softmax of the network's logits: (n, n_in) -> (n, n_classes), rows summing to 1."""
-    out = np.empty((len(x), network.layer_sizes[-1]), dtype=network.dtype)
+    out = np.empty((len(x), network.n_outputs), dtype=network.dtype)
     for start in range(0, len(x), chunk_size):
         logits = network.forward(x[start : start + chunk_size])
         shifted = logits - logits.max(axis=1, keepdims=True)  # a new array: forward reuses its

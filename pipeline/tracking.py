@@ -101,14 +101,16 @@ def ensure_experiment(client, name: str) -> str:
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"optimizer": {"lr": 0.1}}`` -> ``{"optimizer.lr": 0.1}``; lists stay whole values."""
+    """``{"optimizer": {"lr": 0.1}}`` -> ``{"optimizer.lr": 0.1}``. A list of mappings (the
+    layers of ``model.layers``) is numbered: ``model.layers.0.filters``; other lists (sizes,
+    shapes) stay whole values."""
+    if isinstance(tree, list) and tree and all(isinstance(item, dict) for item in tree):
+        tree = {str(i): item for i, item in enumerate(tree)}
     if not isinstance(tree, dict):
-        return {prefix: tree}
+        return {prefix.removesuffix("."): tree}
     flat: dict[str, Any] = {}
     for key, value in tree.items():
-        flat.update(
-            flatten(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}")
-        )
+        flat.update(flatten(value, f"{prefix}{key}."))
     return flat
 
 

@@ -3,8 +3,9 @@
 When the test CSV has no labels (Kaggle's test.csv), the report is on the validation split, and
 says so. Writes into ``paths.reports``: ``metrics.json`` (for ``dvc metrics``),
 ``predictions.csv`` (actual, predicted: for DVC's confusion plot), ``classes.csv`` and
-``report.md``, and three figures: ``confusion.png``, ``misclassified.png`` (the most confidently
-wrong images) and ``training_curves.png`` (from train's ``history.csv``); it prints the report.
+``report.md``, and five figures: ``confusion.png``, ``misclassified.png`` (the most confidently
+wrong images), ``training_curves.png`` (from train's ``history.csv``), ``first_layer.png`` (the
+first layer's weights) and ``activations.png`` (one image through every layer).
 """
 
 from collections.abc import Sequence
@@ -14,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 import scratchnn as sn
-from pipeline import plots, tracking
+from pipeline import learned, plots, tracking
 from pipeline.artifacts import (
+    ACTIVATIONS_PNG,
     CLASSES_FILE,
     CONFUSION_PNG,
     CURVES_PNG,
+    FIRST_LAYER_PNG,
     HISTORY_FILE,
     METRICS_FILE,
     MISCLASSIFIED_PNG,
@@ -97,6 +100,7 @@ def write_figures(
     labels: np.ndarray,
     probs: np.ndarray,
     confusion: np.ndarray,
+    network: sn.Network,
 ) -> list[tuple[str, str]]:
     """The PNGs into ``reports``; returns ``(title, file name)`` of each one written.
 
@@ -110,6 +114,12 @@ def write_figures(
     plots.save_png(
         plots.misclassified_figure(x, labels, probs, f"{figures[1][0]}: true → predicted"),
         reports / MISCLASSIFIED_PNG,
+    )
+    figures.append(("What the first layer learned", FIRST_LAYER_PNG))
+    plots.save_png(learned.first_layer_figure(network), reports / FIRST_LAYER_PNG)
+    figures.append((f"The first {split} image through every layer", ACTIVATIONS_PNG))
+    plots.save_png(
+        learned.activations_figure(network, x[0], int(labels[0])), reports / ACTIVATIONS_PNG
     )
     history = reports / HISTORY_FILE
     if history.is_file():
@@ -159,7 +169,8 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
     confusion = sn.confusion_matrix(labels, predicted, N_CLASSES)
     classes = per_class_scores(confusion)
     reports = Path(cfg.paths.reports)
-    figures = write_figures(reports, split, x, labels, probabilities(network, x), confusion)
+    probs = probabilities(network, x)
+    figures = write_figures(reports, split, x, labels, probs, confusion, network)
     report = markdown_report(split, note, loss, acc, len(labels), classes, confusion, figures)
     write_json(reports / METRICS_FILE, metrics)
     write_text(

@@ -5,14 +5,13 @@ dtype, ``{train,val,test}_y.npy`` (n,) int64 (no ``test_y.npy`` when the test CS
 and ``info.json`` with the row and label counts.
 """
 
-import dataclasses
 import time
 
 import numpy as np
 
 from pipeline.artifacts import INFO_FILE, N_CLASSES, SPLITS
 from pipeline.cli import run_stage
-from pipeline.config import Config, ConfigError, load_params
+from pipeline.config import Config, ConfigError, load_params, prepare_settings
 from pipeline.digits_csv import normalise, read_digits_csv
 from pipeline.io import atomic_dir, write_json
 
@@ -52,7 +51,7 @@ def prepare(cfg: Config) -> dict:
         },
         "test_labelled": test.labels is not None,
         "sources": {"train": cfg.data.train_csv, "test": cfg.data.test_csv},
-        "data": dataclasses.asdict(cfg.data),  # the settings these arrays were prepared with
+        "data": prepare_settings(cfg.data),  # the settings these arrays were prepared with
     }
     with atomic_dir(cfg.paths.prepared) as folder:
         for name, array in arrays.items():

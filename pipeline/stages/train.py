@@ -11,8 +11,15 @@ from pipeline import checkpoint, tracking
 from pipeline.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
-from pipeline.factory import build_network, build_optimizer, build_schedule
+from pipeline.factory import (
+    build_augment,
+    build_network,
+    build_optimizer,
+    build_schedule,
+    check_model,
+)
 from pipeline.io import atomic_file, write_text
+from pipeline.progress import batch_progress
 
 
 def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
@@ -31,6 +38,7 @@ def train(
     checkpoint_file: Path | None = None,
     resume: checkpoint.Checkpoint | None = None,
     run_id: str | None = None,
+    on_batch_end: Callable[[int, int], None] | None = None,
 ) -> tuple[sn.Network, list[sn.EpochMetrics]]:
     """Train on ``paths.prepared`` and return the network and its whole per-epoch history.
 
@@ -47,6 +55,7 @@ def train(
     stamp = checkpoint.fingerprint(cfg) if checkpoint_file is not None else ""
     if resume is not None:
         network.params[...] = resume.params
+        network.state[...] = resume.state
         optimizer.load_state(resume.optimizer)
         rng.bit_generator.state = resume.rng_state
         history = list(resume.history)
@@ -58,6 +67,7 @@ def train(
             state = checkpoint.Checkpoint(
                 metrics.epoch,
                 network.params,
+                network.state,
                 optimizer.state(),
                 rng.bit_generator.state,
                 history,
@@ -80,6 +90,8 @@ def train(
         weight_decay=cfg.train.weight_decay,
         on_epoch_end=after_epoch,
         start_epoch=len(history),
+        augment=build_augment(cfg),
+        on_batch_end=on_batch_end,
     )
     return network, history
 
@@ -115,7 +127,9 @@ def train_tracked(
         epoch_logger(metrics)
 
     run_id = run.run_id if run else None
-    network, history = train(cfg, on_epoch_end, checkpoint_file, resume, run_id)
+    first_epoch = 1 + (resume.epoch if resume is not None else 0)
+    bar = batch_progress(cfg.train.epochs, first_epoch) if echo else None
+    network, history = train(cfg, on_epoch_end, checkpoint_file, resume, run_id, bar)
     write_outputs(cfg, network, history)
     if checkpoint_file is not None:
         checkpoint_file.unlink(missing_ok=True)
@@ -127,6 +141,7 @@ def train_tracked(
 
 def main() -> None:
     cfg = load_params()
+    check_model(cfg)  # before any data is read or any run is made
     checkpoint_file = checkpoint.checkpoint_path(cfg)
     resumed = checkpoint.load(checkpoint_file, cfg)
     if resumed is not None and resumed.run_id and cfg.tracking.enabled:

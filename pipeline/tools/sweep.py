@@ -27,7 +27,8 @@ from threadpoolctl import threadpool_limits
 import scratchnn as sn
 from pipeline import tracking
 from pipeline.cli import user_errors_exit
-from pipeline.config import PROJECT_ROOT, Config, validate
+from pipeline.config import PROJECT_ROOT, Config, prepare_settings, validate
+from pipeline.factory import check_model
 from pipeline.io import write_json
 from pipeline.stages.evaluate import evaluate, log_evaluation
 from pipeline.stages.prepare import prepare
@@ -97,7 +98,7 @@ def shared_prepared_matches(cfg: Config, prepared: Path) -> bool:
     if not info.is_file():
         return False
     recorded = json.loads(info.read_text())
-    return recorded.get("data") == dataclasses.asdict(cfg.data) and (
+    return recorded.get("data") == prepare_settings(cfg.data) and (
         recorded.get("dtype") == cfg.dtype.value
     )
 
@@ -168,6 +169,7 @@ def main(raw: DictConfig) -> float:
 def job(raw: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     cfg = validate(raw)
+    check_model(cfg, source="")
     multirun = hydra_cfg.mode is not None and hydra_cfg.mode.name == "MULTIRUN"
     sweep_dir = Path(hydra_cfg.sweep.dir) if multirun else None
     swept = parent_run(sweep_dir).get("sweep.params", "").split(",") if sweep_dir else []

@@ -1,0 +1,51 @@
+"""The learner's view: the first layer's weights as tiles, and one image through every layer."""
+
+import numpy as np
+
+import scratchnn as sn
+from pipeline import learned
+
+CNN = [
+    {"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1},
+    {"type": "relu"},
+    {"type": "maxpool2d", "pool": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10},
+]
+
+
+def test_dense_first_layer_tiles_are_each_units_input_weights():
+    network = sn.mlp([784, 12, 10], rng=np.random.default_rng(0))
+    kind, tiles = learned.first_layer_weights(network)
+    assert "dense" in kind and tiles.shape == (12, 28, 28)
+    weights = network.layers[0].W
+    np.testing.assert_array_equal(tiles[5], weights[:, 5].reshape(28, 28))  # unit 5's pixels
+
+
+def test_conv_first_layer_tiles_are_its_kernels():
+    network = sn.build_network(CNN, (28, 28, 1), rng=np.random.default_rng(0))
+    kind, tiles = learned.first_layer_weights(network)
+    assert "conv2d" in kind and tiles.shape == (4, 3, 3)
+    np.testing.assert_array_equal(tiles[2], network.layers[0].W[:, :, 0, 2])
+
+
+def test_layer_outputs_end_in_the_networks_own_logits():
+    network = sn.build_network(CNN, (28, 28, 1), rng=np.random.default_rng(1))
+    image = np.random.default_rng(2).random(784).astype(np.float32)
+    outputs = learned.layer_outputs(network, image)
+    assert [o.shape for o in outputs] == [(28, 28, 4), (28, 28, 4), (14, 14, 4), (784,), (10,)]
+    assert (outputs[1] >= 0).all() and (outputs[0] < 0).any()  # the relu's input, kept intact
+    np.testing.assert_allclose(outputs[-1], network.forward(image[None])[0], rtol=1e-6)
+
+
+def test_both_figures_draw_for_an_mlp_and_a_cnn():
+    image = np.random.default_rng(3).random(784).astype(np.float32)
+    for network in (
+        sn.mlp([784, 16, 10], rng=np.random.default_rng(0), batch_norm=True, dropout=0.2),
+        sn.build_network(CNN, (28, 28, 1), rng=np.random.default_rng(0)),
+    ):
+        _, tiles = learned.first_layer_weights(network)
+        drawn = [ax for ax in learned.first_layer_figure(network).axes if ax.images]
+        assert len(drawn) == len(tiles)  # one tile per unit or filter
+        figure = learned.activations_figure(network, image, label=3)
+        assert "true digit 3" in figure.texts[0].get_text()

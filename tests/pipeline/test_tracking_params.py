@@ -1,0 +1,21 @@
+"""How the configuration becomes MLflow params: one key per setting, each layer's too."""
+
+from pipeline.config import compose, validate
+from pipeline.tracking import config_tree, flatten
+
+
+def test_each_layer_setting_is_its_own_param():
+    params = flatten(config_tree(validate(compose(["model=cnn"]))))
+    assert params["model.layers.0.type"] == "conv2d"
+    assert params["model.layers.0.filters"] == 16 and params["model.layers.0.padding"] == 2
+    assert params["model.layers.9.units"] == 10
+    assert params["model.input_shape"] == [28, 28, 1]  # a list of numbers stays one value
+    assert not any(
+        isinstance(value, dict | list) and key.endswith("layers") for key, value in params.items()
+    )
+
+
+def test_the_mlp_shorthand_keeps_its_keys():
+    params = flatten(config_tree(validate(compose([]))))
+    assert params["model.hidden_sizes"] == [128, 64] and params["optimizer.lr"] == 0.002
+    assert params["model.layers"] is None and params["data.augment.shift"] == 0
