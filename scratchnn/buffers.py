@@ -29,3 +29,18 @@ class RowBuffer:
             else:
                 self._array = np.full((rows, *self.shape), self.fill, dtype=self._array.dtype)
         return self._array[:rows]
+
+
+class ColumnBuffer:
+    """A ``(height, columns)`` array reused across batches, growing along its columns: the
+    transpose of a ``RowBuffer`` of 2-D rows, for a matrix whose rows are features and whose
+    columns are samples. ``take(n)`` returns the first ``n`` columns, a view whose rows are
+    each contiguous."""
+
+    def __init__(self, height: int, dtype: np.dtype | type) -> None:
+        self._array = np.empty((height, 0), dtype=dtype)
+
+    def take(self, columns: int) -> np.ndarray:
+        if columns > self._array.shape[1]:
+            self._array = np.empty((self._array.shape[0], columns), dtype=self._array.dtype)
+        return self._array[:, :columns]

@@ -26,8 +26,10 @@ def check_relu_mlp(network: Network) -> None:
     """Raise ``WeightsError`` unless ``network`` is what the original layout can hold: flat
     inputs, dense -> relu -> ... -> dense (dropout, the identity once trained, may come between)."""
     if len(network.input_shape) != 1:
+        first = network.layers[0].type_name
         raise WeightsError(
-            f"the original layout holds MLPs on flat inputs, not inputs {network.input_shape}"
+            "the original layout holds only MLPs on flat inputs (dense -> relu -> ... -> dense), "
+            f"not layers[0] ({first}) on inputs {network.input_shape}"
         )
     layers = [
         (i, layer) for i, layer in enumerate(network.layers) if not isinstance(layer, Dropout)

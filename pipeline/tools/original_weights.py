@@ -21,6 +21,8 @@ from pipeline.config import Config, PipelineError, load_params
 from pipeline.io import atomic_dir
 from pipeline.models import load_model
 from pipeline.stages.evaluate import evaluate
+from scratchnn.errors import WeightsError
+from scratchnn.original_layout import check_relu_mlp
 from scratchnn.serialization import save_layer_files, weight_arrays
 
 DEFAULT_REPORTS = "outputs/original"
@@ -64,6 +66,10 @@ def export(model: str | Path, folder: str | Path) -> list[str]:
                 "export into a new or empty folder"
             )
     network = load_model(model)
+    try:
+        check_relu_mlp(network)
+    except WeightsError as error:
+        raise PipelineError(f"{model}: {error}") from None
     with atomic_dir(folder) as tmp:
         written = save_layer_files(network, tmp)
     return [

@@ -4,6 +4,12 @@
 each output value summarises a ``pool``x``pool`` window, channel by channel. Both layers work
 on the pool*pool strided views ``x[:, di::stride, dj::stride]`` (one per offset in the window),
 each (batch, h_out, w_out, c): a few whole-array operations instead of a loop over windows.
+
+When the windows tile the image (stride = pool, sides divisible by it, the common 2x2 case),
+one copy first regroups ``x`` offset by offset into contiguous planes. A strided view's rows
+are only ``c`` values long, so every later pass over it would cost NumPy one short inner loop
+per pixel; over the planes each pass is one long loop (measured: 2x2 max-pool backward on
+(128, 28, 28, 16), 2.8 ms on strided views, 1.3 ms with the planes, the two copies included).
 """
 
 import numpy as np
@@ -42,26 +48,55 @@ class Pool2D(Layer):
     def bind(self, params: Arrays, grads: Arrays, state: Arrays, dtype: np.dtype) -> None:
         super().bind(params, grads, state, dtype)
         self._dx = RowBuffer(self.input_shape, dtype)
-        self._work = RowBuffer(self.output_shape, dtype)  # overlapping windows' shares of dx
+        if self._tiles:  # (pool, pool, h_out, w_out, c) per sample: one plane per offset
+            planes = (self.pool, self.pool, *self.output_shape)
+            self._x_planes = RowBuffer(planes, dtype)
+            self._dx_planes = RowBuffer(planes, dtype)
+        else:
+            self._work = RowBuffer(self.output_shape, dtype)  # overlapping windows' shares of dx
+
+    def grid(self, a: np.ndarray) -> np.ndarray:
+        """Tiles only: ``a`` (batch, h, w, c) as (batch, h_out, pool, w_out, pool, c), a view in
+        which ``[n, i, di, j, dj, ch]`` is pixel (pool*i + di, pool*j + dj)."""
+        h_out, w_out = self.out_hw
+        return a.reshape(len(a), h_out, self.pool, w_out, self.pool, a.shape[-1])
 
     def views(self, a: np.ndarray) -> list[np.ndarray]:
-        """The pool*pool views of ``a`` (batch, h, w, c), one per window offset (di, dj) in
-        reading order, each (batch, h_out, w_out, c): ``a[n, s*i + di, s*j + dj, ch]``."""
-        s, (h_out, w_out) = self.step, self.out_hw
+        """The pool*pool windows' values of ``a`` (batch, h, w, c), one array per offset
+        (di, dj) in reading order, each (batch, h_out, w_out, c): ``a[n, s*i + di, s*j + dj, ch]``.
+        Tiles: planes of one regrouping copy (kept for backward); otherwise strided views."""
+        s, (h_out, w_out), offsets = self.step, self.out_hw, range(self.pool)
+        if self._tiles:
+            planes = self._x_planes.take(len(a))  # (batch, pool, pool, h_out, w_out, c)
+            np.copyto(planes, self.grid(a).transpose(0, 2, 4, 1, 3, 5))
+            return [planes[:, di, dj] for di in offsets for dj in offsets]
         return [
             a[:, di : di + s * (h_out - 1) + 1 : s, dj : dj + s * (w_out - 1) + 1 : s]
-            for di in range(self.pool)
-            for dj in range(self.pool)
+            for di in offsets
+            for dj in offsets
         ]
 
-    def start_dx(self, batch: int) -> np.ndarray:
-        dx = self._dx.take(batch)  # (batch, h, w, c)
-        if not self._tiles:  # pixels in no window get 0; pixels in several windows add up
-            dx.fill(0)
+    def dx_views(self, batch: int) -> list[np.ndarray]:
+        """Where each offset's share of the gradient goes, in the order of ``views``: planes
+        that ``gather_dx`` puts in place (tiles), or views of dx (zeroed: pixels in no window get
+        0, pixels in several add their shares up)."""
+        offsets = range(self.pool)
+        if self._tiles:
+            planes = self._dx_planes.take(batch)
+            return [planes[:, di, dj] for di in offsets for dj in offsets]
+        dx = self._dx.take(batch)
+        dx.fill(0)
+        return self.views(dx)
+
+    def gather_dx(self, batch: int) -> np.ndarray:
+        """dx (batch, h, w, c) once every offset's share is in ``dx_views``."""
+        dx = self._dx.take(batch)
+        if self._tiles:  # the planes back to their pixels
+            np.copyto(self.grid(dx), self._dx_planes.take(batch).transpose(0, 3, 1, 4, 2, 5))
         return dx
 
     def send(self, target: np.ndarray, share: np.ndarray) -> None:
-        """Give one window offset's share of the gradient to its view of dx."""
+        """Give one window offset's share of the gradient to its place in ``dx_views``."""
         if self._tiles:
             np.copyto(target, share)
         else:
@@ -82,8 +117,8 @@ class MaxPool2D(Pool2D):
 
     def forward(self, x: np.ndarray, training: bool = False, rng: Rng = None) -> np.ndarray:
         # x: (batch, h, w, c) -> y: (batch, h_out, w_out, c)
-        self._x = x
-        first, *others = self.views(x)
+        self._x_views = self.views(x)
+        first, *others = self._x_views
         y = self._y.take(len(x))
         np.copyto(y, first)
         for view in others:
@@ -93,19 +128,19 @@ class MaxPool2D(Pool2D):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         # dy: (batch, h_out, w_out, c) -> dx: (batch, h, w, c)
-        dx = self.start_dx(len(dy))
+        batch = len(dy)
         y, left = self._y_kept, dy  # left: the gradient no window cell has taken yet
-        hit = self._hits.take(len(dy))
-        views = list(zip(self.views(self._x), self.views(dx), strict=True))
+        hit = self._hits.take(batch)
+        views = list(zip(self._x_views, self.dx_views(batch), strict=True))
         for n, (x_view, dx_view) in enumerate(views):
             np.equal(x_view, y, out=hit)  # where this offset holds the window's maximum
-            share = dx_view if self._tiles else self._work.take(len(dy))
+            share = dx_view if self._tiles else self._work.take(batch)
             np.multiply(left, hit, out=share)
             if not self._tiles:
                 dx_view += share
             if n < len(views) - 1:
                 left -= share  # a tie's later cells get nothing (left is dy's buffer: free)
-        return dx
+        return self.gather_dx(batch)
 
 
 @register("avgpool2d")
@@ -124,8 +159,7 @@ class AvgPool2D(Pool2D):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         # dy: (batch, h_out, w_out, c) -> dx: (batch, h, w, c)
-        dx = self.start_dx(len(dy))
         dy *= 1 / self.pool**2  # dy is free to overwrite: each view gets this same share
-        for dx_view in self.views(dx):
+        for dx_view in self.dx_views(len(dy)):
             self.send(dx_view, dy)
-        return dx
+        return self.gather_dx(len(dy))

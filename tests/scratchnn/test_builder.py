@@ -177,7 +177,9 @@ def test_mlp_only_operations_on_a_cnn_name_the_layer_that_does_not_fit():
     with pytest.raises(ValueError, match=r"layer_sizes is for MLPs: the input shape \(8, 8, 1\)"):
         _ = cnn().layer_sizes
     assert len(cnn().dense_layers) == 1  # still a list of the dense layers
-    with pytest.raises(sn.WeightsError, match=r"flat inputs, not inputs \(8, 8, 1\)"):
+    with pytest.raises(
+        sn.WeightsError, match=r"flat inputs .*, not layers\[0\] \(conv2d\) on inputs \(8, 8, 1\)"
+    ):
         sn.serialization.weight_arrays(cnn())  # the original layout: ReLU MLPs only
     tanh_mlp = mlp([4, 3, 2], rng=np.random.default_rng(0), activation="tanh")
     assert tanh_mlp.layer_sizes == [4, 3, 2]

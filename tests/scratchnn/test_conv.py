@@ -129,3 +129,25 @@ def test_two_convolutions_in_a_row_match_finite_differences():
     loss()
     network.backward(upstream.copy())
     assert_close(network.grads.copy(), numerical_gradient(loss, network.params))
+
+
+@pytest.mark.parametrize("setting", [SETTINGS[1], SETTINGS[2]], ids=["one channel", "two"])
+def test_batches_of_changing_size_give_the_textbook_gradients(setting):
+    """One input channel builds cols transposed in a growing buffer, more channels row by row:
+    both must survive a larger, then a smaller batch."""
+    layer = conv(setting)
+    rng = np.random.default_rng(7)
+    for n in (2, 5, 3):
+        x = rng.standard_normal((n, *layer.input_shape))
+        y = layer.forward(x)
+        np.testing.assert_allclose(
+            y, reference.conv2d(x, layer.W, layer.b, layer.stride, layer.padding), atol=1e-12
+        )
+        dy = rng.standard_normal(y.shape)
+        dx = layer.backward(dy.copy())
+        dx_ref, dW_ref, db_ref = reference.conv2d_backward(
+            dy, x, layer.W, layer.stride, layer.padding
+        )
+        np.testing.assert_allclose(dx, dx_ref, atol=1e-12)
+        np.testing.assert_allclose(layer.dW, dW_ref, atol=1e-12)
+        np.testing.assert_allclose(layer.db, db_ref, atol=1e-12)

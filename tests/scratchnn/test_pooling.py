@@ -87,3 +87,18 @@ def test_bad_settings_are_named():
         AvgPool2D(2, 0)
     with pytest.raises(LayerSpecError, match=r"pool=5 is not allowed: .* \(4, 4, 1\)"):
         MaxPool2D(5).build((4, 4, 1))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_tiling_windows_reuse_their_planes_across_batch_sizes(kind):
+    """Tiling windows work on planes copied into reused buffers: a larger, then a smaller batch
+    must still give the textbook values."""
+    layer = bound((MaxPool2D if kind == "max" else AvgPool2D)(2), (4, 6, 2))
+    rng = np.random.default_rng(3)
+    for n in (2, 5, 3):
+        x = distinct_inputs((n, 4, 6, 2), seed=n)
+        np.testing.assert_allclose(layer.forward(x), getattr(reference, f"{kind}pool")(x, 2, 2))
+        dy = rng.standard_normal((n, 2, 3, 2))
+        np.testing.assert_allclose(
+            layer.backward(dy.copy()), getattr(reference, f"{kind}pool_backward")(dy, x, 2, 2)
+        )

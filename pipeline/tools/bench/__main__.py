@@ -32,6 +32,7 @@ from pipeline.artifacts import N_CLASSES, load_split
 from pipeline.cli import run_stage
 from pipeline.config import compose, validate
 from pipeline.io import write_json
+from pipeline.tools.bench.cnn import RECIPE, measure_cnn
 from pipeline.tools.bench.epochs import BATCH_SIZES, DTYPES, batch_name, measure_batch_size
 from pipeline.tools.bench.machine import (
     OPENBLAS_VARIABLES,
@@ -75,6 +76,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-stages",
         action="store_true",
         help="skip timing the prepare stage and the train stage's memory",
+    )
+    parser.add_argument(
+        "--no-cnn", action="store_true", help="skip the CNN section (experiment=cnn, ~2 minutes)"
     )
     parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="compare two results")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -120,10 +124,14 @@ def benchmark(args: argparse.Namespace, echo: Callable[[str], None] = print) -> 
         )
         results["floors"][batch_name(batch_size)] = floors
         results["runs"].update(runs)
+    if not args.no_cnn:
+        results["cnn"] = measure_cnn(x, y, overrides, args.warmup, min(args.repeats, 3), echo)
     if not args.no_stages:
         echo("  prepare stage and train stage memory, in child processes")
         results["prepare"] = in_child("prepare", list(args.overrides))
         results["train_memory"] = in_child("train-memory", overrides)
+        if not args.no_cnn:
+            results["cnn"]["train_memory"] = in_child("train-memory", [*overrides, RECIPE])
     results["peak_rss_bytes"] = peak_rss_bytes()
     results["load_average_after"] = os.getloadavg()[0]
     results["targets"] = check_targets(results)

@@ -15,6 +15,9 @@ LOAD_TARGET_SECONDS = 0.5
 PREPARE_TARGET_SECONDS = 5.0
 
 
+CNN_TARGET = 2.0  # a CNN epoch / the GEMM floor of its layers
+
+
 TRAIN_MEMORY_TARGET = 3.0  # peak RSS of `train` / bytes of the float32 training array
 
 
@@ -56,7 +59,48 @@ def check_targets(results: dict[str, Any]) -> dict[str, Any]:
             "target": TRAIN_MEMORY_TARGET,
             "met": ratio <= TRAIN_MEMORY_TARGET,
         }
+    cnn = results.get("cnn")
+    if cnn:
+        checks["cnn epoch / its GEMM floor"] = {
+            "value": cnn["ratio_to_floor"],
+            "target": CNN_TARGET,
+            "met": cnn["ratio_to_floor"] <= CNN_TARGET,
+        }
     return checks
+
+
+def cnn_lines(cnn: dict[str, Any]) -> list[str]:
+    floor, parts = cnn["floor"], cnn["breakdown_seconds"]
+    lines = [
+        "",
+        f"CNN ({cnn['recipe']}: Adam, float32, batch {cnn['batch_size']}, {cnn['rows']:,} rows; "
+        f"median of {len(cnn['rounds'])} rounds)",
+        f"  GEMM floor {floor['seconds']:.2f} s per epoch ({floor['flops'] / 1e9:.0f} GFLOP, "
+        f"{floor['gflops_per_second']:.0f} GFLOP/s); epoch {cnn['epoch_seconds']:.2f} s = "
+        f"{cnn['ratio_to_floor']:.2f} x the floor",
+        f"  one epoch with every layer timed ({cnn['breakdown_epoch_seconds']:.2f} s): "
+        f"products {parts['products']:.2f}, convolutions' copies (padding, im2col, col2im, "
+        f"bias) {parts['conv_copies']:.2f}, pooling {parts['pooling']:.2f}, other elementwise "
+        f"{parts['elementwise']:.2f}, optimiser {parts['optimiser']:.2f}, loss/batches/Python "
+        f"{parts['loss_batches_python']:.2f}",
+        "  floor by layer: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in floor["by_layer"].items()),
+    ]
+    augmentation = cnn["augmentation"]
+    lines.append(
+        f"  augmentation ({augmentation['recipe']}: shift {augmentation['shift']}, rotate "
+        f"{augmentation['rotate']:g} degrees): {augmentation['seconds_per_epoch']:.2f} s per epoch"
+    )
+    memory = cnn.get("train_memory")
+    if memory and "error" in memory:
+        lines.append(f"  train stage (1 epoch of {cnn['recipe']}): failed: {memory['error']}")
+    elif memory:
+        peak, array = memory["peak_rss_bytes"], memory["train_array_float32_bytes"]
+        lines.append(
+            f"  train stage (1 epoch of {cnn['recipe']}): peak RSS {peak / 1e6:.0f} MB = "
+            f"{peak / array:.1f} x the float32 training array ({array / 1e6:.0f} MB)"
+        )
+    return lines
 
 
 def report_lines(results: dict[str, Any]) -> list[str]:
@@ -111,6 +155,8 @@ def report_lines(results: dict[str, Any]) -> list[str]:
         elif measured:
             seconds = f"{measured['seconds']:.2f} s, " if "seconds" in measured else ""
             lines.append(f"{label}: {seconds}peak RSS {measured['peak_rss_bytes'] / 1e6:.0f} MB")
+    if results.get("cnn"):
+        lines += cnn_lines(results["cnn"])
     lines.append(f"this benchmark's peak RSS: {results['peak_rss_bytes'] / 1e6:.0f} MB")
     lines += ["", "Targets"]
     for name, check in results["targets"].items():

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import scratchnn as sn
 from pipeline.tools.bench import __main__ as bench
-from pipeline.tools.bench import floor, machine, stages
+from pipeline.tools.bench import cnn, floor, machine, stages
 from tests.conftest import digit_images
 
 
@@ -77,19 +78,73 @@ def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys)
     assert set(results["floors"]) == {"batch 128", "full batch"}
     assert results["machine"]["blas"] and results["machine"]["cores"] >= 1
     assert set(results["targets"]) >= {"adam/float32/batch 128", "sgd/float32/full batch"}
+    section = results["cnn"]
+    assert section["recipe"] == "experiment=cnn" and section["rows"] == 120
+    assert section["ratio_to_floor"] > 0 and section["floor"]["seconds"] > 0
+    assert set(section["breakdown_seconds"]) == {
+        "products",
+        "conv_copies",
+        "pooling",
+        "elementwise",
+        "optimiser",
+        "loss_batches_python",
+    }
+    assert section["augmentation"]["seconds_per_epoch"] > 0
+    assert "cnn epoch / its GEMM floor" in results["targets"]
     printed = capsys.readouterr().out
     assert "GEMM floor" in printed and f"results -> {output}" in printed
+    assert "CNN (experiment=cnn: Adam, float32, batch 128, 120 rows" in printed
 
 
 def test_compare_lists_both_results(prepared, tmp_path, capsys):
     output = tmp_path / "bench.json"
     arguments = ["--prepared", str(prepared), "--batch-sizes", "full", "--dtypes", "float32"]
-    arguments += ["--repeats", "1", "--warmup", "0", "--no-stages", "--output", str(output)]
+    arguments += ["--repeats", "1", "--warmup", "0", "--no-stages", "--no-cnn"]
+    arguments += ["--output", str(output)]
     bench.main(arguments)
     capsys.readouterr()
     bench.main(["--compare", str(output), str(output)])
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("sgd/float32/full batch") for line in lines)
+
+
+def test_cnn_floor_counts_each_layers_products_at_the_im2col_shapes():
+    network = sn.build_network(
+        [
+            {"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1},  # 8x8x1 -> 8x8x4
+            {"type": "relu"},
+            {"type": "maxpool2d", "pool": 2},  # -> 4x4x4
+            {"type": "conv2d", "filters": 6, "kernel": 3},  # -> 2x2x6
+            {"type": "flatten"},
+            {"type": "dense", "units": 10},
+        ],
+        (8, 8, 1),
+        rng=np.random.default_rng(0),
+    )
+    products = cnn.NetworkProducts(network, n_rows=20, batch_size=8)  # batches 8, 8, 4
+    first = 2 * 2 * (8 * 8) * (3 * 3 * 1) * 4  # forward and dW; no dx for the first layer
+    second = 3 * 2 * (2 * 2) * (3 * 3 * 4) * 6  # forward, dW, and 9 products of dx
+    dense = 3 * 2 * 24 * 10
+    assert products.flops() == 20 * (first + second + dense)
+    seconds = products.run()
+    assert set(seconds) == {"0 conv2d", "3 conv2d", "5 dense"} and min(seconds.values()) > 0
+
+
+def test_timed_layers_times_by_kind_and_puts_the_methods_back():
+    network = sn.build_network(
+        [
+            {"type": "conv2d", "filters": 2, "kernel": 3},
+            {"type": "flatten"},
+            {"type": "dense", "units": 10},
+        ],
+        (5, 5, 1),
+        rng=np.random.default_rng(0),
+    )
+    x = np.random.default_rng(1).random((4, 25), dtype=np.float32)
+    with cnn.timed_layers(network) as seconds:
+        network.forward(x, training=True)
+    assert seconds["conv"] > 0 and seconds["dense"] > 0 and "elementwise" in seconds
+    assert all("forward" not in vars(layer) for layer in network.layers)
 
 
 def test_openblas_and_thread_variables_are_reported(monkeypatch):
