@@ -16,8 +16,12 @@ class BatchNorm(Layer):
         x_hat = (x - mean) / sqrt(var + eps),   y = gamma * x_hat + beta
 
     A feature is the last axis: a unit of (batch, n) inputs, a channel of (batch, h, w, c) ones,
-    whose statistics are taken over the batch *and* every position. Both are handled as one
-    (m, c) matrix: m = batch (dense) or batch*h*w (convolutional), c features.
+    whose statistics are taken over the batch *and* every position, m = batch*h*w values each.
+    The work is done on (batch, d) rows, one sample per row (d = h*w*c; value j belongs to
+    channel j % c), with the per-channel vectors laid out along a row (``spread``): every pass is
+    then one long loop. On (m, c) rows NumPy would loop over c values at a time (measured on
+    (128, 28, 28, 16): forward and backward 14 ms that way). A channel's sum is the sum of its
+    column sums.
 
     In training, ``mean`` and ``var`` are the batch's (the biased variance, dividing by m) and
     the running averages move towards them: ``running = momentum * running + (1 - momentum) *
@@ -54,49 +58,55 @@ class BatchNorm(Layer):
         self._work = RowBuffer(self.input_shape, dtype)
         self._ones = np.ones((1, 0), dtype=dtype)  # (1, m): column sums as products
         c = self.input_shape[-1]
-        self._mean, self._var = np.empty((1, c), dtype), np.empty((1, c), dtype)
-        self._inv_std = np.empty((1, c), dtype)
+        self._positions = math.prod(self.input_shape) // c  # h*w; 1 for dense inputs
+        self._columns = np.empty((1, math.prod(self.input_shape)), dtype)
+        self._mean, self._var, self._inv_std = (np.empty(c, dtype) for _ in range(3))
         self._trained = False
 
     def work_per_row(self) -> int:
         return 4 * math.prod(self.input_shape)
 
-    def _column_sum(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``out`` (1, c) = the sum of the rows of ``a`` (m, c), as ones(1, m) @ a."""
-        if self._ones.shape[1] < len(a):
-            self._ones = np.ones((1, len(a)), dtype=self._ones.dtype)
-        return np.matmul(self._ones[:, : len(a)], a, out=out)
+    def _channel_sum(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out`` (c,) = each channel's sum over the rows of ``rows`` (batch, d) and over its
+        positions: the column sums (ones(1, batch) @ rows), then the h*w columns of a channel."""
+        if self._ones.shape[1] < len(rows):
+            self._ones = np.ones((1, len(rows)), dtype=self._ones.dtype)
+        columns = np.matmul(self._ones[:, : len(rows)], rows, out=self._columns)  # (1, d)
+        return np.sum(columns.reshape(-1, len(out)), axis=0, out=out)
+
+    def spread(self, per_channel: np.ndarray) -> np.ndarray:
+        """A (c,) vector laid out along a row (d,): entry j is ``per_channel[j % c]``."""
+        return np.tile(per_channel, self._positions)
 
     def forward(self, x: np.ndarray, training: bool = False, rng: Rng = None) -> np.ndarray:
         # x: (batch, ..., c) -> y: the same shape
-        c = self.input_shape[-1]
-        if not x.flags.c_contiguous:  # the (m, c) views below need one block of memory
+        if not x.flags.c_contiguous:  # the (batch, d) views below need one block of memory
             x = np.ascontiguousarray(x)
         y = self.output(x)
-        x2, y2 = x.reshape(-1, c), y.reshape(-1, c)  # (m, c) views
+        x2, y2 = x.reshape(len(x), -1), y.reshape(len(x), -1)  # (batch, d) views
         self._trained = training
         if not training:  # y = x * scale + shift, from the running statistics
             scale = self.gamma / np.sqrt(self.running_var + self.eps)  # (c,)
-            np.multiply(x2, scale, out=y2)
-            y2 += self.beta - self.running_mean * scale
+            np.multiply(x2, self.spread(scale), out=y2)
+            y2 += self.spread(self.beta - self.running_mean * scale)
             return y
-        m = len(x2)
-        x_hat = self._x_hat.take(len(x)).reshape(-1, c)  # (m, c)
-        mean, var, inv_std = self._mean, self._var, self._inv_std  # (1, c) each
-        self._column_sum(x2, mean)
+        m = len(x2) * self._positions  # values per channel
+        x_hat = self._x_hat.take(len(x)).reshape(len(x), -1)  # (batch, d)
+        mean, var, inv_std = self._mean, self._var, self._inv_std  # (c,) each
+        self._channel_sum(x2, mean)
         mean *= 1 / m
-        np.subtract(x2, mean, out=x_hat)  # x - mean (x itself may be y: no longer needed)
+        np.subtract(x2, self.spread(mean), out=x_hat)  # x - mean (x may be y: not needed again)
         np.multiply(x_hat, x_hat, out=y2)
-        self._column_sum(y2, var)
+        self._channel_sum(y2, var)
         var *= 1 / m
         np.add(var, self.eps, out=inv_std)
         np.sqrt(inv_std, out=inv_std)
         np.divide(1, inv_std, out=inv_std)
-        x_hat *= inv_std
+        x_hat *= self.spread(inv_std)
         self._x_hat_kept = x_hat
-        np.multiply(x_hat, self.gamma, out=y2)
-        y2 += self.beta
-        for running, batch in ((self.running_mean, mean[0]), (self.running_var, var[0])):
+        np.multiply(x_hat, self.spread(self.gamma), out=y2)
+        y2 += self.spread(self.beta)
+        for running, batch in ((self.running_mean, mean), (self.running_var, var)):
             running *= self.momentum
             running += (1 - self.momentum) * batch
         return y
@@ -105,17 +115,16 @@ class BatchNorm(Layer):
         # dy: (batch, ..., c) -> dx: the same shape, written over dy
         if not self._trained:
             raise RuntimeError("BatchNorm.backward needs a forward pass with training=True")
-        c = self.input_shape[-1]
-        g, x_hat = dy.reshape(-1, c), self._x_hat_kept  # (m, c)
-        m = len(g)
-        self._column_sum(g, self.dbeta.reshape(1, c))
-        work = self._work.take(len(dy)).reshape(-1, c)
+        g, x_hat = dy.reshape(len(dy), -1), self._x_hat_kept  # (batch, d)
+        m = len(g) * self._positions
+        self._channel_sum(g, self.dbeta)
+        work = self._work.take(len(dy)).reshape(len(dy), -1)
         np.multiply(g, x_hat, out=work)
-        self._column_sum(work, self.dgamma.reshape(1, c))
+        self._channel_sum(work, self.dgamma)
         if not need_dx:
             return None
-        np.multiply(x_hat, self.dgamma * (1 / m), out=work)
+        np.multiply(x_hat, self.spread(self.dgamma * (1 / m)), out=work)
         g -= work
-        g -= self.dbeta * (1 / m)
-        g *= self.gamma * self._inv_std
+        g -= self.spread(self.dbeta * (1 / m))
+        g *= self.spread(self.gamma * self._inv_std)
         return g.reshape(dy.shape)

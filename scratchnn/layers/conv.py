@@ -102,7 +102,10 @@ class Conv2D(Layer):
         y = self._y.take(batch)
         y_matrix = y.reshape(-1, self.filters)  # (rows, filters), rows = batch*h_out*w_out
         np.matmul(self._cols_matrix, self._W_matrix, out=y_matrix)
-        y_matrix += self.b
+        # the bias along each sample's whole row (h_out*w_out copies): one long loop, where
+        # y_matrix += b would loop over only `filters` values at a time
+        y_rows = y.reshape(batch, -1)  # (batch, h_out*w_out*filters), a view
+        y_rows += np.tile(self.b, self.out_hw[0] * self.out_hw[1])
         return y
 
     def im2col(self, xp: np.ndarray) -> np.ndarray:

@@ -10,9 +10,11 @@ floor** is the time one epoch's products take alone, measured here at exactly th
 shapes and layouts: per batch the forward products ``a @ W``, the weight gradients ``a.T @ dy``,
 and the input gradients ``dy @ W.T`` of every layer but the first (nobody needs d(loss)/d(pixels)).
 Every training epoch is reported as a multiple of it; the rest (bias adds, ReLU, softmax, the
-optimiser, shuffling, Python) is overhead. Other programs on the machine make timings noisy, so
-each round times the floor right before the epochs it is compared with, a ratio is taken within
-its round, and every figure is the median over the rounds, after a warm-up round.
+optimiser, shuffling, Python) is overhead. The CNN section (``cnn.py``; ``--no-cnn`` skips it)
+does the same for ``experiment=cnn`` at its im2col shapes. Other programs on the machine make
+timings noisy, so each round times the floor right before the epochs it is compared with, a
+ratio is taken within its round, and every figure is the median over the rounds, after a
+warm-up round.
 
 Thread settings are the user's: ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` as set, or
 ``--threads N`` through threadpoolctl. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are printed
