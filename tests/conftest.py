@@ -144,7 +144,12 @@ def running_mlflow_server(folder: Path) -> Iterator[MlflowServer]:
             "--workers",
             "1",
         ],
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        # no job runner: its seven huey workers are for GenAI features and cost CPU all along
+        env={
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),

@@ -60,7 +60,11 @@ def sweep(server, tmp_path_factory) -> dict:
         "-m",
         f"optimizer.lr={','.join(LRS)}",
         f"train.batch_size={','.join(BATCHES)}",
-        *tiny_overrides(folder, csvs, epochs=2, experiment=EXPERIMENT),
+        *(
+            override  # the sweep's own batch sizes, not the tiny training's one
+            for override in tiny_overrides(folder, csvs, epochs=2, experiment=EXPERIMENT)
+            if not override.startswith("train.batch_size=")
+        ),
         f"hydra.sweep.dir={folder / 'multirun'}",
     ]
     result = subprocess.run(
