@@ -82,6 +82,7 @@ def sweep(server, tmp_path_factory) -> dict:
     worst = min(runs, key=lambda run: run.data.metrics["val_accuracy"])
     return {
         "folder": folder,
+        "prepared": folder / "multirun" / "0" / "prepared",  # each job prepares its own
         "csvs": csvs,
         "experiment": experiment,
         "runs": runs,
@@ -145,7 +146,7 @@ def test_logged_model_is_code_and_npz_with_no_pickle(sweep, server, tmp_path, mo
 
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     loaded = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
-    x, _ = load_split(sweep["folder"] / "prepared", "test")
+    x, _ = load_split(sweep["prepared"], "test")
     frame = pd.DataFrame(x, columns=[f"pixel{i}" for i in range(784)])
     predicted = loaded.predict(frame)
     assert list(predicted.columns) == ["digit", *(f"p{d}" for d in range(10))]
@@ -199,7 +200,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("pipeline", "torch", 
 def test_fresh_virtualenv_loads_and_serves_the_model(sweep, server, fresh_venv, tmp_path):
     run = sweep["best"]
     uri = f"runs:/{run.info.run_id}/model"
-    x, _ = load_split(sweep["folder"] / "prepared", "test")
+    x, _ = load_split(sweep["prepared"], "test")
     np.save(tmp_path / "x.npy", x)
     expected = (
         sn.load_weights(
@@ -338,7 +339,7 @@ def test_predict_takes_model_uris(sweep, server, registered, tmp_path):
             text=True,
         )
         assert result.returncode == 0, result.stderr
-        x, _ = load_split(sweep["folder"] / "prepared", "test")
+        x, _ = load_split(sweep["prepared"], "test")
         assert pd.read_csv(out)["Label"].tolist() == sn.load_weights(weights).predict(x).tolist()
     missing = subprocess.run(
         [
@@ -389,32 +390,38 @@ def test_compare_names_the_winning_values_and_draws_parallel_coordinates(sweep, 
     assert parallel.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def rendered_text(url: str) -> str:
-    """The text of a page of the MLflow UI as headless Chromium renders it."""
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--window-size=1400,900",
-                "--virtual-time-budget=30000",
-                "--dump-dom",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        ).stdout
-    text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", dom, flags=re.S)
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+def rendered_text(url: str, *expected: str) -> str:
+    """The text of a page of the MLflow UI as headless Chromium renders it. The page fetches
+    its data after it loads; on a busy machine that can outlast Chromium's virtual-time
+    budget, so a page without all of ``expected`` is rendered again with a longer budget."""
+    for budget in (30_000, 90_000, 240_000):
+        with tempfile.TemporaryDirectory() as profile:
+            dom = subprocess.run(
+                [
+                    CHROMIUM,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    f"--user-data-dir={profile}",
+                    "--window-size=1400,900",
+                    f"--virtual-time-budget={budget}",
+                    "--dump-dom",
+                    url,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
+            ).stdout
+        text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", dom, flags=re.S)
+        text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)))
+        if all(part in text for part in expected):
+            break
+    return text
 
 
 @pytest.mark.skipif(
@@ -424,20 +431,23 @@ def rendered_text(url: str) -> str:
 def test_the_mlflow_ui_shows_runs_models_and_versions(sweep, server, registered):
     experiment_id = sweep["experiment"].experiment_id
     ui = f"{server.uri}/#/experiments/{experiment_id}"
-    runs_page = rendered_text(f"{ui}?workflowType=machine_learning")
+    runs_page = rendered_text(f"{ui}?workflowType=machine_learning", "sweep ", "mnist-train")
     assert "Run Name" in runs_page and "Detect Issues" not in runs_page  # not the GenAI view
     assert "sweep " in runs_page and "mnist-train" in runs_page  # the parent run; Datasets
     ids = json.dumps([run.info.run_id for run in sweep["runs"]])
+    names = [run.data.tags["mlflow.runName"] for run in sweep["runs"]]
     compare = rendered_text(
         f"{server.uri}/#/compare-runs?runs={urllib.parse.quote(ids)}"
-        f"&experiments={urllib.parse.quote(json.dumps([experiment_id]))}"
+        f"&experiments={urllib.parse.quote(json.dumps([experiment_id]))}",
+        *names,
     )
     assert all(run.data.tags["mlflow.runName"] in compare for run in sweep["runs"])
     best = sweep["best"]
-    run_page = rendered_text(f"{ui}/runs/{best.info.run_id}?workflowType=machine_learning")
+    run_url = f"{ui}/runs/{best.info.run_id}?workflowType=machine_learning"
+    run_page = rendered_text(run_url, "test_accuracy", "Logged models")
     assert best.data.tags["mlflow.runName"] in run_page
     assert "val_accuracy" in run_page and "test_accuracy" in run_page
     assert "Logged models" in run_page and "model" in run_page
-    models_page = rendered_text(f"{server.uri}/#/models/{REGISTERED_MODEL}")
+    models_page = rendered_text(f"{server.uri}/#/models/{REGISTERED_MODEL}", "Version 3")
     assert all(f"Version {v}" in models_page for v in ("1", "2", "3")), models_page[:2000]
     assert "@ champion" in models_page or "champion" in models_page
