@@ -41,7 +41,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 LOCK_FILE = ".mlflow.lock"
-# MLflow's UI opens an experiment on its GenAI overview (traces) unless this tag says otherwise
+# MLflow's own record of an experiment's kind: model training, not GenAI (MLflow 3.17's UI
+# picks its view from a switch kept in the browser, `?workflowType=machine_learning`)
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 LOCAL_STORE = "the project's local store"
 DVC_EXPERIMENT_COPY = (".dvc", "tmp", "exps")
@@ -95,7 +96,7 @@ def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is 
 
 def ensure_experiment(client, name: str) -> str:
     """The id of experiment ``name``, created once (under the lock) if it does not exist, and
-    tagged so that MLflow's UI opens it on the training runs."""
+    tagged (also when it exists) as a model-training experiment."""
     uri = client.tracking_uri
     lock = FileLock(store_root() / LOCK_FILE) if is_local_store(uri) else contextlib.nullcontext()
     with lock:

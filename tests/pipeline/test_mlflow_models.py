@@ -431,9 +431,10 @@ def rendered_text(url: str, *expected: str) -> str:
 def test_the_mlflow_ui_shows_runs_models_and_versions(sweep, server, registered):
     experiment_id = sweep["experiment"].experiment_id
     ui = f"{server.uri}/#/experiments/{experiment_id}"
-    runs_page = rendered_text(f"{ui}?workflowType=machine_learning", "sweep ", "mnist-train")
+    parent = f"sweep {sweep['runs'][0].data.tags['sweep']}"  # the table nests the jobs in it
+    runs_page = rendered_text(f"{ui}?workflowType=machine_learning", parent)
     assert "Run Name" in runs_page and "Detect Issues" not in runs_page  # not the GenAI view
-    assert "sweep " in runs_page and "mnist-train" in runs_page  # the parent run; Datasets
+    assert parent in runs_page and "Dataset" in runs_page and "Models" in runs_page
     ids = json.dumps([run.info.run_id for run in sweep["runs"]])
     names = [run.data.tags["mlflow.runName"] for run in sweep["runs"]]
     compare = rendered_text(
@@ -444,10 +445,10 @@ def test_the_mlflow_ui_shows_runs_models_and_versions(sweep, server, registered)
     assert all(run.data.tags["mlflow.runName"] in compare for run in sweep["runs"])
     best = sweep["best"]
     run_url = f"{ui}/runs/{best.info.run_id}?workflowType=machine_learning"
-    run_page = rendered_text(run_url, "test_accuracy", "Logged models")
+    run_page = rendered_text(run_url, "test_accuracy", "Logged models", "mnist-train")
     assert best.data.tags["mlflow.runName"] in run_page
     assert "val_accuracy" in run_page and "test_accuracy" in run_page
-    assert "Logged models" in run_page and "model" in run_page
+    assert "Logged models" in run_page and "mnist-train" in run_page  # its model; its data
     models_page = rendered_text(f"{server.uri}/#/models/{REGISTERED_MODEL}", "Version 3")
     assert all(f"Version {v}" in models_page for v in ("1", "2", "3")), models_page[:2000]
     assert "@ champion" in models_page or "champion" in models_page
