@@ -26,6 +26,7 @@ test: $(STAMP)  ## the whole test suite, on both cores
 	pytest -n 2
 
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
+	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
 
 bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)

@@ -34,12 +34,17 @@ import scratchnn as sn
 from pipeline.cli import INTERRUPTED, shielded
 from pipeline.config import PROJECT_ROOT, Config, PipelineError
 from pipeline.io import write_json
+from pipeline.redact import redact_command, redact_text, redact_uri
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 LOCK_FILE = ".mlflow.lock"
+# MLflow's own record of an experiment's kind: model training, not GenAI (MLflow 3.17's UI
+# picks its view from a switch kept in the browser, `?workflowType=machine_learning`)
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+LOCAL_STORE = "the project's local store"
 DVC_EXPERIMENT_COPY = (".dvc", "tmp", "exps")
 
 
@@ -73,7 +78,8 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             pass
     except (urllib.error.URLError, OSError) as error:
         raise TrackingError(
-            f"cannot reach the MLflow tracking server at {uri} ({error}). Start it "
+            f"cannot reach the MLflow tracking server at {redact_uri(uri)} "
+            f"({redact_text(str(error))}). Start it "
             f"(`mlflow server --host 127.0.0.1 --port ...`), fix MLFLOW_TRACKING_URI, unset it to "
             f"log to the project's own store, or turn tracking off with tracking.enabled=false"
         ) from None
@@ -89,15 +95,19 @@ def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is 
 
 
 def ensure_experiment(client, name: str) -> str:
-    """The id of experiment ``name``, created once (under the lock) if it does not exist."""
+    """The id of experiment ``name``, created once (under the lock) if it does not exist, and
+    tagged (also when it exists) as a model-training experiment."""
     uri = client.tracking_uri
     lock = FileLock(store_root() / LOCK_FILE) if is_local_store(uri) else contextlib.nullcontext()
     with lock:
         experiment = client.get_experiment_by_name(name)
-        if experiment is not None:
-            return experiment.experiment_id
-        location = (store_root() / ARTIFACTS_DIR).as_uri() if is_local_store(uri) else None
-        return client.create_experiment(name, artifact_location=location)
+        if experiment is None:
+            location = (store_root() / ARTIFACTS_DIR).as_uri() if is_local_store(uri) else None
+            return client.create_experiment(name, artifact_location=location, tags=EXPERIMENT_KIND)
+        for key, value in EXPERIMENT_KIND.items():
+            if experiment.tags.get(key) != value:
+                client.set_experiment_tag(experiment.experiment_id, key, value)
+        return experiment.experiment_id
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -139,10 +149,19 @@ def git_tags() -> dict[str, str]:
 
 
 def command_line() -> str:
+    """The command that made the run, with its secrets masked (``redact.redact_command``)."""
     main = sys.modules.get("__main__")
     module = getattr(getattr(main, "__spec__", None), "name", None)
     program = f"python -m {module}" if module else Path(sys.argv[0]).name
-    return " ".join([program, *sys.argv[1:]])
+    return " ".join([program, *redact_command(sys.argv[1:])])
+
+
+def source_tags() -> dict[str, str]:
+    """What MLflow's *Source* column shows: the entry point's file, run locally."""
+    main = sys.modules.get("__main__")
+    path = Path(getattr(main, "__file__", None) or sys.argv[0]).resolve()
+    name = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path.name
+    return {"mlflow.source.name": str(name), "mlflow.source.type": "LOCAL"}
 
 
 def _shielded(method):
@@ -207,6 +226,10 @@ class Run:
             self.client.set_tag(self.run_id, key, value)
 
     @_shielded
+    def log_inputs(self, datasets: list) -> None:
+        self.client.log_inputs(self.run_id, datasets=datasets)
+
+    @_shielded
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
@@ -237,7 +260,7 @@ def start_run(
     check_reachable(uri)
     client = client_for(uri)
     experiment_id = ensure_experiment(client, cfg.tracking.experiment)
-    all_tags = {**git_tags(), "command": command_line(), **(tags or {})}
+    all_tags = {**git_tags(), **source_tags(), "command": command_line(), **(tags or {})}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
     with shielded():
@@ -282,7 +305,7 @@ def run_status(run: Run | None) -> Iterator[Run | None]:
         _finish(run, "KILLED", "interrupted")
         raise
     except BaseException as error:
-        _finish(run, "FAILED", f"{type(error).__name__}: {error}"[:5000])
+        _finish(run, "FAILED", redact_text(f"{type(error).__name__}: {error}")[:5000])
         raise
     if not run.attempt(lambda: run.end("FINISHED"), "ending the run"):
         print(
@@ -306,7 +329,10 @@ def _finish(run: Run, status: str, error: str) -> None:
         try:
             mark(Run(client_for(tracking_uri()), run.run_id, run.experiment_id))
         except Exception as failure:
-            print(f"warning: could not mark the MLflow run {status}: {failure}", file=sys.stderr)
+            print(
+                f"warning: could not mark the MLflow run {status}: {redact_text(str(failure))}",
+                file=sys.stderr,
+            )
 
 
 def best_effort(action: Callable[[], None], what: str, then: str = "") -> bool:
@@ -316,7 +342,7 @@ def best_effort(action: Callable[[], None], what: str, then: str = "") -> bool:
     except Exception as error:  # any failure of the tracking backend
         if INTERRUPTED.is_set():  # a signal that landed inside the store's own code
             raise KeyboardInterrupt("SIGTERM") from error
-        print(f"warning: {what} to MLflow failed: {error}{then}", file=sys.stderr)
+        print(f"warning: {what} to MLflow failed: {redact_text(str(error))}{then}", file=sys.stderr)
         return False
     return True
 
@@ -353,24 +379,39 @@ def data_tags(cfg: Config) -> dict[str, str]:
     return {"data.hash": hashlib.sha256(info.read_bytes()).hexdigest()[:16]}
 
 
+def stage_run_name() -> str | None:
+    """The DVC experiment's name (`dvc exp run`), else ``repro 1a2b3c4`` (`dvc repro` at that
+    commit); None outside git, and MLflow picks a name."""
+    if os.environ.get("DVC_EXP_NAME"):
+        return os.environ["DVC_EXP_NAME"]
+    commit = git_tags().get("git.commit")
+    return f"repro {commit[:7]}" if commit else None
+
+
 def start_stage_run(cfg: Config) -> Run | None:
     """The run of a `dvc repro` / `dvc exp run` training, or None with tracking off."""
     if not cfg.tracking.enabled:
         return None
     tags = {**dvc_tags(), **data_tags(cfg)}
-    return start_run(cfg, run_name=os.environ.get("DVC_EXP_NAME") or None, tags=tags)
+    return start_run(cfg, run_name=stage_run_name(), tags=tags)
 
 
-def write_run_file(path: Path, run: Run | None) -> None:
-    record = (
-        {"run_id": None}
-        if run is None
-        else {
-            "run_id": run.run_id,
-            "experiment_id": run.experiment_id,
-            "tracking_uri": run.client.tracking_uri,
-        }
-    )
+def where(uri: str) -> str:
+    """A tracking URI as it may be printed or saved: redacted, or the project's own store."""
+    return LOCAL_STORE if uri == f"sqlite:///{store_root() / STORE_FILE}" else redact_uri(uri)
+
+
+def write_run_file(path: Path, run: Run | None, experiment: str) -> None:
+    """``reports/run.json`` (committed): only what means something on another machine."""
+    if run is None:
+        write_json(path, {"run_id": None})
+        return
+    record = {
+        "run_id": run.run_id,
+        "experiment_id": run.experiment_id,
+        "experiment": experiment,
+        "tracking": where(run.client.tracking_uri),
+    }
     write_json(path, record)
 
 

@@ -123,11 +123,12 @@ class MlflowServer:
                 self.process.wait(timeout=3)
 
 
-@pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
-    store = tmp_path / "server.db"
+@contextlib.contextmanager
+def running_mlflow_server(folder: Path) -> Iterator[MlflowServer]:
+    """A real `mlflow server` over a fresh SQLite store in ``folder``, stopped on exit."""
+    store = folder / "server.db"
     port = free_port()
-    log = tmp_path / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
+    log = folder / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "mlflow"),
@@ -139,11 +140,16 @@ def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
             "--backend-store-uri",
             f"sqlite:///{store}",
             "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
+            str(folder / "server-artifacts"),
             "--workers",
             "1",
         ],
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        # no job runner: its seven huey workers are for GenAI features and cost CPU all along
+        env={
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),
@@ -164,7 +170,13 @@ def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
         server.stop()
 
 
-FIRST = ("test_dvc_pipeline.py", "test_tracking.py", "test_faults.py")
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
+    with running_mlflow_server(tmp_path) as server:
+        yield server
+
+
+FIRST = ("test_dvc_pipeline.py", "test_mlflow_models.py", "test_tracking.py", "test_faults.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,8 +7,10 @@
 A CSV is any file of 784 pixel columns (0-255) in either layout ``prepare`` reads; a ``label``
 column, if present, is ignored for the submission and used to print the accuracy. The
 submission has the header ``ImageId,Label``, ImageId counting rows from 1 (Kaggle's Digit
-Recognizer format). ``--model`` takes an ``.npz`` from ``train`` or a folder in the original
-script's layout (``layer1_weights.npy`` ...); the model's own dtype is used.
+Recognizer format). ``--model`` takes an ``.npz`` from ``train``, a folder in the original
+script's layout (``layer1_weights.npy`` ...), or an MLflow model URI
+(``models:/neuralscratch@champion``, ``runs:/<id>/model``: only its weights are read, none of its
+code runs); the model's own dtype is used.
 
 An image is turned into what the network was trained on, white ink on black, 28x28 (see
 ``image_to_pixels``), and the prediction printed with the top-3 probabilities.
@@ -26,6 +28,7 @@ from pipeline.cli import run_stage
 from pipeline.config import load_params
 from pipeline.digits_csv import DataError, normalise, read_digits_csv
 from pipeline.io import atomic_file, write_text
+from pipeline.model_uri import is_model_uri, weights_from_uri
 from pipeline.models import load_model, probabilities
 
 SIDE = 28  # MNIST: 28x28 pixels, row-major
@@ -38,9 +41,15 @@ def submission_csv(predicted: np.ndarray) -> str:
     return "\n".join(["ImageId,Label", *rows]) + "\n"
 
 
+def load_network(model: str | Path) -> sn.Network:
+    """A file or folder of weights, or an MLflow model URI (``models:/neuralscratch@champion``,
+    ``runs:/<id>/model``), of which only the weights are read."""
+    return weights_from_uri(str(model)) if is_model_uri(model) else load_model(model)
+
+
 def predict_csv(csv: str | Path, model: str | Path, output: str | Path) -> str:
     """Predict every row of ``csv``, write the submission to ``output``; return a summary."""
-    network = load_model(model)
+    network = load_network(model)
     digits = read_digits_csv(csv, require_labels=False)
     predicted = network.predict(normalise(digits.pixels, network.dtype))
     write_text(output, submission_csv(predicted))
@@ -118,7 +127,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def predict_image(image: str | Path, model: str | Path, top: int = 3) -> tuple[int, str]:
     """The predicted digit and a report with the ``top`` probabilities."""
-    network = load_model(model)
+    network = load_network(model)
     pixels = read_image(image).astype(network.dtype)
     p = probabilities(network, pixels[None, :])[0]
     best = np.argsort(-p, kind="stable")[:top]
@@ -143,7 +152,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--csv", help="784 pixel columns per row (default: params data.test_csv)")
     source.add_argument("--image", help="a PNG/JPEG of one digit; prints the top-3 guesses")
     parser.add_argument(
-        "--model", help="an .npz, or a folder of layer*.npy (default: params paths.model)"
+        "--model",
+        help="an .npz, a folder of layer*.npy, or an MLflow model URI: models:/NAME@ALIAS, "
+        "runs:/RUN_ID/model (default: params paths.model)",
     )
     parser.add_argument(
         "--output", help=f"the submission CSV (default: <params paths.reports>/{SUBMISSION_FILE})"

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 import scratchnn as sn
-from pipeline import checkpoint, tracking
+from pipeline import checkpoint, datasets, logged_model, tracking
 from pipeline.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
@@ -20,6 +20,8 @@ from pipeline.factory import (
 )
 from pipeline.io import atomic_file, write_text
 from pipeline.progress import batch_progress
+
+EXAMPLE_ROWS = 2  # validation images saved with the MLflow Model as its input example
 
 
 def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
@@ -126,6 +128,9 @@ def train_tracked(
             print(progress_line(metrics, cfg.train.epochs), flush=True)
         epoch_logger(metrics)
 
+    if run is not None:
+        inputs = datasets.dataset_inputs(cfg.paths.prepared)
+        run.attempt(lambda: run.log_inputs(inputs), "logging the datasets")
     run_id = run.run_id if run else None
     first_epoch = 1 + (resume.epoch if resume is not None else 0)
     bar = batch_progress(cfg.train.epochs, first_epoch) if echo else None
@@ -133,10 +138,24 @@ def train_tracked(
     write_outputs(cfg, network, history)
     if checkpoint_file is not None:
         checkpoint_file.unlink(missing_ok=True)
-    tracking.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run)
+    tracking.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run, cfg.tracking.experiment)
     if run is not None:
-        run.attempt(lambda: run.log_artifact(cfg.paths.model), "logging the weights")
+        log_network(run, network, cfg)
     return history
+
+
+def log_network(run: tracking.Run, network: sn.Network, cfg: Config) -> None:
+    """The weights as a plain artifact (``model.npz``, what DVC tracks) and as an MLflow Model
+    (``runs:/<id>/model``), and the architecture as tags."""
+    run.attempt(lambda: run.set_tags(logged_model.architecture_tags(network)), "tagging the model")
+    run.attempt(lambda: run.log_artifact(cfg.paths.model), "logging the weights")
+    example = load_split(cfg.paths.prepared, "val")[0][:EXAMPLE_ROWS]
+
+    def log() -> None:
+        where = (run.client.tracking_uri, run.experiment_id, run.run_id)
+        logged_model.log_model(*where, Path(cfg.paths.model), example)
+
+    run.attempt(log, "logging the MLflow Model")
 
 
 def main() -> None:

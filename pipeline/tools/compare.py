@@ -5,7 +5,10 @@
     python -m pipeline.tools.compare --all            # every run (dvc repro, queue...)
 
 Columns: run name, status, the swept parameters (or, without a sweep, every parameter that
-differs between the runs), final validation and test accuracy, duration.
+differs between the runs), final validation and test accuracy, duration. Then, per sweep, the
+parameter values of its best run; for a sweep of two or more keys, a parallel-coordinates PNG
+(every swept key -> validation accuracy). ``--register`` registers the best run's model (see
+``pipeline.tools.register``).
 """
 
 import argparse
@@ -18,6 +21,7 @@ from pipeline import tracking
 from pipeline.cli import run_stage
 from pipeline.config import PARAMS_FILE, PROJECT_ROOT, PipelineError, load_params
 from pipeline.io import atomic_file
+from pipeline.tools.parallel_coordinates import parallel_coordinates
 
 METRICS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss")
 
@@ -29,7 +33,8 @@ def search(experiment: str, sweep: str | None) -> pd.DataFrame:
     mlflow.set_tracking_uri(tracking.tracking_uri())
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
-        raise PipelineError(f"no MLflow experiment {experiment!r} at {tracking.tracking_uri()}")
+        where = tracking.where(tracking.tracking_uri())
+        raise PipelineError(f"no MLflow experiment {experiment!r} at {where}")
     where = f"tags.sweep = '{sweep}'" if sweep else ""
     runs = mlflow.search_runs([found.experiment_id], filter_string=where, output_format="pandas")
     assert isinstance(runs, pd.DataFrame)
@@ -72,6 +77,26 @@ def comparison_table(runs: pd.DataFrame, sort: str) -> pd.DataFrame:
     if sort in table:
         table = table.sort_values(sort, ascending=sort.endswith("loss"), na_position="last")
     return table.reset_index(drop=True)
+
+
+def winners(runs: pd.DataFrame) -> list[str]:
+    """Per sweep (or for all the runs, outside sweeps), the values of its best finished run."""
+    if "metrics.val_accuracy" not in runs:
+        return []
+    groups = runs.groupby(runs["tags.sweep"].fillna("")) if "tags.sweep" in runs else [("", runs)]
+    lines = []
+    for sweep, group in groups:
+        finished = group[group["status"] == "FINISHED"].dropna(subset=["metrics.val_accuracy"])
+        if finished.empty:
+            continue
+        best = finished.sort_values("metrics.val_accuracy", ascending=False).iloc[0]
+        values = ", ".join(f"{key}={best[f'params.{key}']}" for key in varying_params(group))
+        lines.append(
+            f"{'sweep ' + sweep if sweep else 'runs outside sweeps'}: best "
+            f"{values or best['tags.mlflow.runName']} (val_accuracy "
+            f"{best['metrics.val_accuracy']:.2%}, run {best['run_id'][:8]})"
+        )
+    return lines
 
 
 def plot_curves(runs: pd.DataFrame, title: str, path: Path) -> None:
@@ -121,12 +146,19 @@ def main() -> None:
     )
     parser.add_argument("--sort", default="val_accuracy", choices=METRICS)
     parser.add_argument(
+        "--register",
+        action="store_true",
+        help="register the best run as a new version of the model neuralscratch",
+    )
+    parser.add_argument(
         "--png",
         type=Path,
         default=None,
         help="where to write the curves (default: outputs/compare/<sweep>.png)",
     )
     args = parser.parse_args()
+    from pipeline.tools.register import best_run, register_run  # register imports this module
+
     experiment = args.experiment or default_experiment()
     sweep = None if args.all else (args.sweep or latest_sweep(experiment))
     runs = search(experiment, sweep)
@@ -137,13 +169,23 @@ def main() -> None:
     label = sweep or experiment
     print(
         f"{len(runs)} runs of {'sweep ' + sweep if sweep else 'experiment ' + experiment} "
-        f"({tracking.tracking_uri()}), best {args.sort} first:"
+        f"({tracking.where(tracking.tracking_uri())}), best {args.sort} first:"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(comparison_table(runs, args.sort).to_string(index=False))
+    for line in winners(runs):
+        print(line)
     png = args.png or Path("outputs") / "compare" / f"{label.replace(os.sep, '_')}.png"
     plot_curves(runs, f"Validation accuracy: {label}", png)
     print(f"curves -> {png}")
+    keys = varying_params(runs)
+    if sweep and len(keys) > 1:
+        parallel = png.with_name(f"{png.stem}.parallel.png")
+        parallel_coordinates(runs, keys, f"Sweep {sweep}: validation accuracy", parallel)
+        print(f"parallel coordinates -> {parallel}")
+    if args.register:
+        run_id = best_run(runs)
+        print(register_run(run_id).summary(run_id))
 
 
 def run() -> None:

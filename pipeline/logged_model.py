@@ -1,0 +1,89 @@
+"""The trained network as an MLflow Model in its run.
+
+``log_model`` logs ``pipeline/pyfunc_model.py`` as a models-from-code ``pyfunc`` named ``model``
+(``runs:/<id>/model``), with ``scratchnn`` shipped as code, the weights as an artifact, a
+signature (784 float pixel columns -> ``digit`` and ``p0``...``p9``) and an input example.
+"""
+
+import importlib.metadata
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+import scratchnn as sn
+from pipeline.artifacts import N_CLASSES, N_PIXELS
+
+ARTIFACT_NAME = "model"  # runs:/<id>/model
+REGISTERED_MODEL = "neuralscratch"
+# What the model needs where it is loaded (`mlflow models serve --env-manager virtualenv`)
+REQUIREMENTS = ("mlflow-skinny", "numpy", "pandas")
+
+
+def signature():
+    """784 float pixel columns in [0, 1] -> the digit and the probability of each class."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec("float", f"pixel{i}") for i in range(N_PIXELS)])
+    outputs = Schema(
+        [ColSpec("long", "digit"), *(ColSpec("double", f"p{d}") for d in range(N_CLASSES))]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def architecture(network: sn.Network) -> str:
+    """``784 → dense 128 → relu → dense 64 → relu → dense 10``: each layer, with the shape of
+    its output where it changes."""
+    parts = ["x".join(map(str, network.input_shape))]
+    shape = tuple(network.input_shape)
+    for layer in network.layers:
+        changed = tuple(layer.output_shape) != shape
+        shape = tuple(layer.output_shape)
+        parts.append(layer.type_name + (f" {'x'.join(map(str, shape))}" if changed else ""))
+    return " → ".join(parts)
+
+
+def architecture_tags(network: sn.Network) -> dict[str, str]:
+    """What the runs table shows of a model: its layers and its number of trainable parameters."""
+    return {
+        "model.architecture": architecture(network),
+        "model.parameter_count": str(network.parameter_count),
+    }
+
+
+def pinned_requirements() -> list[str]:
+    return [f"{name}=={importlib.metadata.version(name)}" for name in REQUIREMENTS]
+
+
+def log_model(
+    tracking_uri: str, experiment_id: str, run_id: str, weights: Path, example: np.ndarray
+) -> str:
+    """Log ``weights`` as the MLflow Model of run ``run_id`` (in ``experiment_id``: MLflow files
+    a logged model under the active experiment, not its run's); ``example``: a few input rows.
+    Returns the logged model's id."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import Model
+
+    from pipeline import pyfunc_model
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one per file, else
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # "Validating input example"
+    info = Model.log(
+        artifact_path=None,
+        name=ARTIFACT_NAME,
+        flavor=mlflow.pyfunc,
+        flavor_name="pyfunc.ModelFromCode",
+        run_id=run_id,
+        python_model=pyfunc_model.__file__,
+        artifacts={pyfunc_model.WEIGHTS: str(weights)},
+        code_paths=[str(Path(sn.__file__).parent)],
+        signature=signature(),
+        input_example=pd.DataFrame(example.astype(np.float32), columns=pyfunc_model.PIXELS),
+        pip_requirements=pinned_requirements(),
+    )
+    return info.model_id
