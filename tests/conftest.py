@@ -22,6 +22,25 @@ if _WORKERS > 1:
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "dev" (the default: a fresh random draw
+# each run), "ci" (.ci/run: derandomised, so a CI failure is the same on every rerun) and "fuzz"
+# (by hand, long: HYPOTHESIS_PROFILE=fuzz pytest tests/pipeline/test_digits_csv_fuzz.py;
+# FUZZ_EXAMPLES=... sets how many files each test tries, 20,000 unless told).
+_QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, derandomize=True, suppress_health_check=_QUIET
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20000")),
+    deadline=None,
+    suppress_health_check=_QUIET,
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 N_PIXELS = 784
 
