@@ -142,11 +142,8 @@ class MlflowServer:
                 self.process.wait(timeout=3)
 
 
-@pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
-    store = tmp_path / "server.db"
+def start_mlflow_server(tmp_path: Path, store: Path, log: Path) -> MlflowServer:
     port = free_port()
-    log = tmp_path / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "mlflow"),
@@ -167,15 +164,31 @@ def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),
     )
-    server = MlflowServer(f"http://127.0.0.1:{port}", process)
+    return MlflowServer(f"http://127.0.0.1:{port}", process)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
+    """A server on a free port. The port is probed, then given to the server: should another
+    process take it in between, the server exits, and it is started again on another port."""
+    store = tmp_path / "server.db"
+    log = tmp_path / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
+    server = start_mlflow_server(tmp_path, store, log)
     try:
         deadline = time.monotonic() + 60
+        attempts = 1
         while True:
             try:
                 with urllib.request.urlopen(f"{server.uri}/health", timeout=2):
                     break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
+                if server.process.poll() is not None and attempts < 3:
+                    if "address already in use" not in log.read_text().lower():
+                        raise RuntimeError(f"mlflow server exited: {log.read_text()}") from None
+                    server.stop()
+                    server, attempts = start_mlflow_server(tmp_path, store, log), attempts + 1
+                    continue
+                if server.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"mlflow server did not start: {log.read_text()}") from None
                 time.sleep(0.5)
         yield server
