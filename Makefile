@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test lint format params lock clean ui bench bench-sweep
+.PHONY: run test test-all lint format params lock clean ui bench bench-sweep
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
@@ -22,7 +22,10 @@ run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	if [ -n "$$(dvc remote list)" ]; then dvc repro; \
 	else dvc repro | sed -u '/^Use `dvc push` to send your updates/d'; fi
 
-test: $(STAMP)  ## the whole test suite, on both cores
+test: $(STAMP)  ## the test suite on both cores, without the long runs of whole recipes
+	pytest -n 2 -m "not long"
+
+test-all: $(STAMP)  ## everything, the long runs too (what .ci/run runs)
 	pytest -n 2
 
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)

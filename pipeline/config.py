@@ -8,6 +8,7 @@ reads any data, with the key's name in the message. Values ``conf/`` must give a
 """
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from enum import Enum
@@ -174,8 +175,25 @@ def _check(condition: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
 
 
+def check_finite(value: Any, key: str) -> None:
+    """Every number anywhere in ``value`` is finite: ``inf`` or ``nan`` would train on (or
+    diverge) rather than be refused, so they are refused here, naming the key."""
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            check_finite(getattr(value, f.name), f"{key}.{f.name}" if key else f.name)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            check_finite(item, f"{key}.{name}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            check_finite(item, f"{key}[{i}]")
+    elif isinstance(value, float):
+        _check(math.isfinite(value), key, value, "it must be a finite number")
+
+
 def check_ranges(cfg: Config) -> None:
     """Values the types admit but training cannot use."""
+    check_finite(cfg, "")
     _check(cfg.data.val_size >= 1, "data.val_size", cfg.data.val_size, "it must be >= 1")
     if cfg.model.layers is None:
         _check(

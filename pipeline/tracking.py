@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
 import scratchnn as sn
@@ -45,6 +45,8 @@ LOCK_FILE = ".mlflow.lock"
 # picks its view from a switch kept in the browser, `?workflowType=machine_learning`)
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 LOCAL_STORE = "the project's local store"
+LOCK_NOTICE_SECONDS = 10.0  # then say what is being waited for
+LOCK_TIMEOUT_SECONDS = 600.0  # creating the store takes seconds (minutes on a starved CPU)
 DVC_EXPERIMENT_COPY = (".dvc", "tmp", "exps")
 
 
@@ -85,12 +87,45 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def store_lock() -> Iterator[None]:
+    """The project's store lock; a wait is announced after LOCK_NOTICE_SECONDS and ends in an
+    error naming the lock file after LOCK_TIMEOUT_SECONDS."""
+    path = store_root() / LOCK_FILE
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=LOCK_NOTICE_SECONDS)
+    except Timeout:
+        print(f"waiting for {path}: another process is creating the MLflow store", file=sys.stderr)
+        try:
+            lock.acquire(timeout=LOCK_TIMEOUT_SECONDS - LOCK_NOTICE_SECONDS)
+        except Timeout:
+            raise TrackingError(
+                f"{path}: waited {LOCK_TIMEOUT_SECONDS:g} s for this lock, which another process "
+                "holds while it creates the MLflow store or an experiment; stop that process, "
+                "or log elsewhere with MLFLOW_TRACKING_URI"
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def store_exists(uri: str) -> bool:
+    path = Path(uri.removeprefix("sqlite:///"))
+    return path.is_file() and path.stat().st_size > 0
+
+
 def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is slow to import
+    """A client; the first one of a local store creates its schema, under the lock. Opening an
+    existing store (seconds: MLflow checks the schema) is not locked: parallel jobs that all
+    waited their turn for it made one train take minutes on a busy machine."""
     from mlflow import MlflowClient
 
     if is_local_store(uri):
-        with FileLock(store_root() / LOCK_FILE):  # the first client creates the SQLite schema
-            return MlflowClient(tracking_uri=uri)
+        with store_lock():
+            if not store_exists(uri):
+                return MlflowClient(tracking_uri=uri)
     return MlflowClient(tracking_uri=uri)
 
 
@@ -98,8 +133,7 @@ def ensure_experiment(client, name: str) -> str:
     """The id of experiment ``name``, created once (under the lock) if it does not exist, and
     tagged (also when it exists) as a model-training experiment."""
     uri = client.tracking_uri
-    lock = FileLock(store_root() / LOCK_FILE) if is_local_store(uri) else contextlib.nullcontext()
-    with lock:
+    with store_lock() if is_local_store(uri) else contextlib.nullcontext():
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             location = (store_root() / ARTIFACTS_DIR).as_uri() if is_local_store(uri) else None

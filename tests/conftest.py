@@ -22,6 +22,25 @@ if _WORKERS > 1:
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "dev" (the default: a fresh random draw
+# each run), "ci" (.ci/run: derandomised, so a CI failure is the same on every rerun) and "fuzz"
+# (by hand, long: HYPOTHESIS_PROFILE=fuzz pytest tests/pipeline/test_digits_csv_fuzz.py;
+# FUZZ_EXAMPLES=... sets how many files each test tries, 20,000 unless told).
+_QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, derandomize=True, suppress_health_check=_QUIET
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20000")),
+    deadline=None,
+    suppress_health_check=_QUIET,
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 N_PIXELS = 784
 
@@ -123,12 +142,8 @@ class MlflowServer:
                 self.process.wait(timeout=3)
 
 
-@contextlib.contextmanager
-def running_mlflow_server(folder: Path) -> Iterator[MlflowServer]:
-    """A real `mlflow server` over a fresh SQLite store in ``folder``, stopped on exit."""
-    store = folder / "server.db"
+def start_mlflow_server(folder: Path, store: Path, log: Path) -> MlflowServer:
     port = free_port()
-    log = folder / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "mlflow"),
@@ -154,15 +169,32 @@ def running_mlflow_server(folder: Path) -> Iterator[MlflowServer]:
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),
     )
-    server = MlflowServer(f"http://127.0.0.1:{port}", process)
+    return MlflowServer(f"http://127.0.0.1:{port}", process)
+
+
+@contextlib.contextmanager
+def running_mlflow_server(folder: Path) -> Iterator[MlflowServer]:
+    """A real `mlflow server` over a fresh SQLite store in ``folder``, stopped on exit. The port
+    is probed, then given to the server: should another process take it in between, the server
+    exits, and it is started again on another port."""
+    store = folder / "server.db"
+    log = folder / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
+    server = start_mlflow_server(folder, store, log)
     try:
         deadline = time.monotonic() + 60
+        attempts = 1
         while True:
             try:
                 with urllib.request.urlopen(f"{server.uri}/health", timeout=2):
                     break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
+                if server.process.poll() is not None and attempts < 3:
+                    if "address already in use" not in log.read_text().lower():
+                        raise RuntimeError(f"mlflow server exited: {log.read_text()}") from None
+                    server.stop()
+                    server, attempts = start_mlflow_server(folder, store, log), attempts + 1
+                    continue
+                if server.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"mlflow server did not start: {log.read_text()}") from None
                 time.sleep(0.5)
         yield server

@@ -160,19 +160,21 @@ def page_template(scripts: dict[NpmPackage, str]) -> str:
     return PAGE.format(refresh_tag="{refresh_tag}", plot_divs="{plot_divs}", inline_scripts=inline)
 
 
-def build(output: str | Path = TEMPLATE) -> Path:
+def build(output: str | Path = TEMPLATE, require_vega: bool = False) -> Path:
     """Fetch the packages and write the template to ``output``.
 
     Without npm (a machine with only Python), a complete page already at ``output`` (the
     committed one) is kept; otherwise the page is written without the Vega scripts, with a
     warning: the PNG figures (curves, confusion matrix, mistakes) still render, and the pipeline
-    does not fail over a nicety.
+    does not fail over a nicety. ``require_vega`` makes that an error instead (the tests).
     """
     with tempfile.TemporaryDirectory(prefix="vega-") as tmp:
         folder = Path(tmp)
         try:
             npm_pack(PACKAGES, folder)
         except NpmUnavailable as error:
+            if require_vega:
+                raise
             if Path(output).is_file() and is_complete(Path(output).read_text()):
                 print(f"warning: {error}; keeping {output}, which has Vega inline", file=sys.stderr)
                 return Path(output)

@@ -6,11 +6,11 @@ python -m pipeline.tools.params --check             # exit 1 if params.yaml diff
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 from pipeline.cli import run_stage
 from pipeline.config import PARAMS_FILE, PROJECT_ROOT, compose, to_yaml, validate
+from pipeline.errors import PipelineError
 from pipeline.io import write_text
 
 
@@ -34,7 +34,9 @@ def main() -> None:
     if args.check:
         current = path.read_text() if path.exists() else ""
         if current != text:
-            sys.exit(f"{path} differs from conf/: run `make params` (or `neuralscratch-params`)")
+            raise PipelineError(
+                f"{path}: differs from conf/: run `make params` (or `neuralscratch-params`)"
+            )
         print(f"{path} matches conf/")
         return
     write_text(path, text)

@@ -63,6 +63,12 @@ def raw_with(dotted: str, value) -> dict:
         ("schedule.name", "linear", r"schedule.name.*linear.*cosine"),
         ("data.val_size", 0, r"data.val_size=0"),
         ("dtype", "float16", r"dtype.*float16"),
+        ("optimizer.lr", float("inf"), r"optimizer.lr=inf is not allowed: it must be a finite"),
+        ("optimizer.lr", float("nan"), r"optimizer.lr=nan is not allowed: it must be a finite"),
+        ("train.weight_decay", float("inf"), r"train.weight_decay=inf .* finite"),
+        ("schedule.decay", float("-inf"), r"schedule.decay=-inf .* finite"),
+        ("data.augment.rotate", float("nan"), r"data.augment.rotate=nan .* finite"),
+        ("optimizer.eps", float("inf"), r"optimizer.eps=inf .* finite"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(key, value, message):
@@ -95,3 +101,19 @@ def test_params_file_problems_name_the_file(tmp_path):
     wrong.write_text(to_yaml(compose(["train.epochs=3"])).replace("epochs: 3", "epochs: ten"))
     with pytest.raises(ConfigError, match=r"wrong.yaml: train.epochs"):
         load_params(wrong)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999"])
+def test_non_finite_numbers_from_the_command_line_are_refused(value):
+    """``dvc exp run -S optimizer.lr=inf``: Hydra reads inf, nan and 1e999 as floats."""
+    with pytest.raises(
+        ConfigError, match=r"^optimizer.lr=(-?inf|nan) is not allowed: it must be a"
+    ):
+        validate(compose([f"optimizer.lr={value}"]))
+
+
+def test_non_finite_numbers_in_explicit_layers_are_refused():
+    raw = OmegaConf.to_container(compose(["model=cnn"]))
+    raw["model"]["layers"].insert(7, {"type": "dropout", "rate": float("inf")})
+    with pytest.raises(ConfigError, match=r"^model.layers\[7\].rate=inf is not allowed: .* finite"):
+        validate(raw)

@@ -46,7 +46,9 @@ def env(folder: Path) -> dict[str, str]:
 
 
 def train_until_epoch(folder: Path, epoch: int, signum: int) -> subprocess.CompletedProcess:
-    """Start a real training, and send ``signum`` once it has printed ``epoch``."""
+    """Start a real training, and send ``signum`` once it has printed ``epoch``: frozen
+    (SIGSTOP) first, so that however fast it runs it is still training when the signal comes
+    (it is at most a few of its EPOCHS epochs further; SIGCONT lets it handle the signal)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline.stages.train"],
         cwd=folder,
@@ -60,7 +62,11 @@ def train_until_epoch(folder: Path, epoch: int, signum: int) -> subprocess.Compl
     for line in process.stdout:
         lines.append(line)
         if line.startswith(f"epoch {epoch:>2}/{EPOCHS}"):
+            process.send_signal(signal.SIGSTOP)
+            assert process.poll() is None, "training ended before it was interrupted"
+            assert not (folder / "models" / "model.npz").exists()
             process.send_signal(signum)
+            process.send_signal(signal.SIGCONT)
             break
     out, err = process.communicate(timeout=60)
     return subprocess.CompletedProcess(process.args, process.returncode, "".join(lines) + out, err)
@@ -85,10 +91,14 @@ def only_run(folder: Path):
     return client, run
 
 
-def test_sigterm_leaves_no_partial_output_and_marks_the_run_killed(tmp_path, csvs):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_an_interrupt_exits_130_leaves_no_partial_output_and_marks_the_run_killed(
+    tmp_path, csvs, signum
+):
     folder = project(tmp_path / "p", csvs)
-    result = train_until_epoch(folder, 3, signal.SIGTERM)
-    assert result.returncode != 0 and "interrupted" in result.stderr
+    result = train_until_epoch(folder, 3, signum)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.endswith("interrupted: no partial output was kept\n"), result.stderr
     assert not (folder / "models" / "model.npz").exists()
     assert not list((folder / "models").glob(".*tmp"))  # no temp file left behind
     assert not (folder / "reports" / "history.csv").exists()

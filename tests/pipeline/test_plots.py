@@ -21,6 +21,15 @@ CHROMIUM = shutil.which("chromium")
 NPM = shutil.which("npm")
 
 
+def require_tool(found: str | None, name: str, why: str) -> None:
+    """Skip where ``name`` is missing, except in CI (.ci/run installs it): there, fail."""
+    if found is None:
+        message = f"{name} is not installed: {why} (.ci/run installs it: apt-get install {name})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def saved_png(figure, path: Path) -> Image.Image:
     plots.save_png(figure, path)
     with Image.open(path) as image:
@@ -111,12 +120,21 @@ def test_training_curves_plot_the_history():
 
 @pytest.fixture(scope="module")
 def template() -> Path:
-    """The template, built once with npm (fetches vega from the npm registry)."""
-    if NPM is None:
-        pytest.skip("npm is not installed: the plots_template stage needs it to fetch vega")
+    """The template, built once with npm (fetches vega from the npm registry). A build that
+    cannot inline Vega fails the tests that use it: no quiet fallback to the PNG-only page."""
+    require_tool(NPM, "npm", "the plots_template stage needs it to fetch vega")
     folder = Path(tempfile.mkdtemp(prefix="plots-template-"))
-    yield plots_template.build(folder / "plots_template.html")
-    shutil.rmtree(folder)
+    try:
+        yield plots_template.build(folder / "plots_template.html", require_vega=True)
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_build_that_cannot_inline_vega_fails_when_vega_is_required(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # python, but no npm
+    with pytest.raises(plots_template.NpmUnavailable, match=r"npm not found"):
+        plots_template.build(tmp_path / "page.html", require_vega=True)
+    assert not (tmp_path / "page.html").exists()
 
 
 def test_template_inlines_vega_and_loads_nothing(template):
@@ -187,11 +205,8 @@ def rendered_charts(page: Path) -> int:
     return len(re.findall(r'<canvas[^>]*class="marks"', dom))
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed (.ci/run installs it; apt-get install chromium)",
-)
 def test_dvc_plots_page_renders_offline_in_chromium(template, tmp_path):
+    require_tool(CHROMIUM, "chromium", "it draws the page headless")
     assert rendered_charts(dvc_plots_page(tmp_path / "p", template)) == 2
     # the control: DVC's own page, whose scripts come from a CDN, draws nothing offline
     assert rendered_charts(dvc_plots_page(tmp_path / "p", None)) == 0

@@ -12,7 +12,6 @@ def test_only_subnormal_numbers_become_zero(dtype):
     DenormalFlusher(flushed)(flushed)
     expected = np.array([0, 0, tiny, -tiny, 0, 1e-3, -2.0, tiny * 1.5], dtype)
     np.testing.assert_array_equal(flushed, expected)
-    assert flushed.dtype == dtype
 
 
 def test_one_flusher_serves_several_arrays_of_a_shape():

@@ -12,6 +12,7 @@ from PIL import Image
 import scratchnn as sn
 from pipeline import models
 from pipeline.artifacts import load_split
+from pipeline.config import compose, to_yaml
 from pipeline.digits_csv import DataError
 from pipeline.stages import predict
 from pipeline.stages.evaluate import evaluate
@@ -117,9 +118,26 @@ def test_model_of_the_wrong_shape_is_refused(tmp_path):
     assert "layer2_weights has shape (16, 9), expected (16, 10) for 10 classes" in result.stderr
 
 
-def test_defaults_come_from_params_yaml(tmp_path):
-    result = run_predict(cwd=tmp_path)  # no params.yaml and no arguments
+def test_defaults_come_from_params_yaml(tmp_path, kaggle_run):
+    """No arguments: the test CSV, the model and the reports folder are params.yaml's."""
+    cfg = kaggle_run["cfg"]
+    result = run_predict(cwd=tmp_path)  # no params.yaml there yet
     assert result.returncode == 1 and "params.yaml: no such file" in result.stderr
+    reports = tmp_path / "elsewhere"
+    overrides = [
+        f"data.test_csv={cfg.data.test_csv}",
+        f"paths.model={cfg.paths.model}",
+        f"paths.reports={reports}",
+    ]
+    (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
+    result = run_predict(cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = tmp_path / "expected.csv"
+    predict.predict_csv(cfg.data.test_csv, cfg.paths.model, expected)
+    assert (reports / "submission.csv").read_bytes() == expected.read_bytes()
+    assert f"of {cfg.data.test_csv} -> {reports / 'submission.csv'} (model {cfg.paths.model})" in (
+        result.stdout
+    )
 
 
 # --- single images -------------------------------------------------------------------------

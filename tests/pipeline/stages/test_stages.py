@@ -1,6 +1,7 @@
 """prepare -> train -> evaluate on small generated CSVs in a temp folder."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,11 +140,28 @@ def test_stage_command_reports_bad_input_without_traceback(tmp_path):
     assert not (tmp_path / "prepared").exists()
 
 
-def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path):
-    from pipeline.io import UMASK, atomic_dir, write_text
+WRITE_ALL_FOUR = """
+import sys
+from pathlib import Path
+from pipeline.io import atomic_dir, write_text
+folder = Path(sys.argv[1])
+write_text(folder / "report.md", "x")
+with atomic_dir(folder / "folder"):
+    pass
+(folder / "plain.txt").write_text("x")
+(folder / "plain").mkdir()
+"""
 
-    write_text(tmp_path / "report.md", "x")
-    with atomic_dir(tmp_path / "folder"):
-        pass
-    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o666 & ~UMASK
-    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~UMASK
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path, umask):
+    """Outputs get the modes `open()` and `mkdir` give under the process's umask (temp files
+    are private until renamed), in a process started with that umask."""
+    subprocess.run(
+        [sys.executable, "-c", WRITE_ALL_FOUR, str(tmp_path)],
+        preexec_fn=lambda: os.umask(umask),
+        check=True,
+    )
+    mode = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert mode["report.md"] == mode["plain.txt"] == 0o666 & ~umask
+    assert mode["folder"] == mode["plain"] == 0o777 & ~umask

@@ -1,0 +1,33 @@
+"""Every stage that reads params.yaml refuses a bad value before it reads any data: one error
+line naming the file and the key, exit 1, nothing written (the data it would read is not even
+there: a stage that read first would fail on that instead)."""
+
+import subprocess
+import sys
+
+import pytest
+from omegaconf import OmegaConf
+
+from pipeline.config import compose, to_yaml
+from tests.test_stage_deps import stage_module, stages
+
+READS_PARAMS = ["fetch", "prepare", "train", "evaluate", "predict"]
+
+
+@pytest.mark.parametrize("name", READS_PARAMS)
+def test_stage_commands_refuse_bad_config_before_reading_data(tmp_path, name):
+    raw = compose()
+    OmegaConf.update(raw, "optimizer.lr", float("inf"))
+    (tmp_path / "params.yaml").write_text(to_yaml(raw))
+    result = subprocess.run(
+        [sys.executable, "-m", stage_module(stages()[name])],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        "error: params.yaml: optimizer.lr=inf is not allowed: it must be a finite number\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
