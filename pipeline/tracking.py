@@ -11,6 +11,7 @@ Creating the store, or an experiment, from several processes at once fails (or s
 into "Default"), so both happen under a file lock, once.
 """
 
+import base64
 import contextlib
 import functools
 import hashlib
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,19 +66,72 @@ def is_local_store(uri: str) -> bool:
     return uri.startswith("sqlite:")
 
 
+RUN_NAME_LIMIT = 250  # characters MLflow's SQL stores keep for a run name
+
+
+def display_uri(uri: str) -> str:
+    """``uri`` without the credentials of its user-info part (``http://alice:***@host``)."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def request_for(uri: str, path: str) -> urllib.request.Request:
+    """A GET of ``path`` on the server at ``uri``, with the credentials MLflow's client sends:
+    ``MLFLOW_TRACKING_TOKEN``, else ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``, else the
+    user-info part of the URI (which urllib cannot take in the URL itself)."""
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    url = urllib.parse.urlunsplit(parts._replace(netloc=host)).rstrip("/") + path
+    request = urllib.request.Request(url)
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if not (user and password) and parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    elif user is not None and password is not None:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {pair}")
+    return request
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, before any training, when a tracking server does not answer."""
+    """Fail fast, before any training, when a tracking server does not answer or refuses this
+    client's credentials. Messages name the server without its credentials."""
     if not uri.startswith(("http://", "https://")):
         return
+    shown = display_uri(uri)
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+        with urllib.request.urlopen(request_for(uri, "/health"), timeout=timeout):
             pass
-    except (urllib.error.URLError, OSError) as error:
-        raise TrackingError(
-            f"cannot reach the MLflow tracking server at {uri} ({error}). Start it "
-            f"(`mlflow server --host 127.0.0.1 --port ...`), fix MLFLOW_TRACKING_URI, unset it to "
-            f"log to the project's own store, or turn tracking off with tracking.enabled=false"
-        ) from None
+        # /health is open on an authenticating server: ask something that needs a login
+        search = "/api/2.0/mlflow/experiments/search?max_results=1"
+        with urllib.request.urlopen(request_for(uri, search), timeout=timeout):
+            pass
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            raise TrackingError(
+                f"the MLflow tracking server at {shown} refused this client ({error.code} "
+                f"{error.reason}): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
+                f"(or MLFLOW_TRACKING_TOKEN) to an account of that server"
+            ) from None
+        if error.code != 404:  # a server without the search endpoint is still a server
+            raise _unreachable(shown, error) from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise _unreachable(shown, error) from None
+
+
+def _unreachable(shown: str, error: Exception) -> TrackingError:
+    return TrackingError(
+        f"cannot reach the MLflow tracking server at {shown} ({error}). Start it "
+        f"(`mlflow server --host 127.0.0.1 --port ...`), fix MLFLOW_TRACKING_URI, unset it to "
+        f"log to the project's own store, or turn tracking off with tracking.enabled=false"
+    )
 
 
 def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is slow to import
@@ -241,7 +296,8 @@ def start_run(
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
     with shielded():
-        run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+        name = run_name[:RUN_NAME_LIMIT] if run_name else run_name
+        run = client.create_run(experiment_id, run_name=name, tags=all_tags)
     tracked = Run(client, run.info.run_id, experiment_id)
     tracked.log_params(flatten(config_tree(cfg)))
     tracked.log_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)), "config.yaml")
