@@ -2,6 +2,7 @@
 for the whole test session, shared by the pytest-xdist workers: the first worker to need it
 starts it, the last one done stops it (by PID). Tests that need SLURM skip where it is missing."""
 
+import fcntl
 import json
 import os
 import subprocess
@@ -48,6 +49,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterato
             users.write_text(str(count))
             if count == 0:
                 services.remove(Path(cluster.folder))
+
+
+@pytest.fixture(autouse=True)
+def cluster_turn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Tests share the cluster; a test marked ``cluster_fault`` (it stops a service) has it to
+    itself: shared and exclusive locks on one file, across the xdist workers."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    exclusive = request.node.get_closest_marker("cluster_fault") is not None
+    with (shared / "cluster.turn").open("a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
