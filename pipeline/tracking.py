@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -103,9 +104,10 @@ def request_for(uri: str, path: str) -> urllib.request.Request:
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, before any training, when a tracking server does not answer or refuses this
     client's credentials. Messages name the server without its credentials."""
-    if not uri.startswith(("http://", "https://")):
-        return
     shown = display_uri(uri)
+    if not uri.startswith(("http://", "https://")):
+        _check_database(uri, shown, timeout)
+        return
     try:
         with urllib.request.urlopen(request_for(uri, "/health"), timeout=timeout):
             pass
@@ -124,6 +126,25 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             raise _unreachable(shown, error) from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise _unreachable(shown, error) from None
+
+
+def _check_database(uri: str, shown: str, timeout: float) -> None:
+    """A store on a database server (``postgresql://host:port/db``): its port must answer (the
+    store itself would retry for minutes, then end in a traceback)."""
+    parts = urllib.parse.urlsplit(uri)
+    if is_local_store(uri) or not parts.hostname:
+        return
+    default_ports = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+    port = parts.port or default_ports.get(parts.scheme.split("+")[0])
+    if port is None:
+        return
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as error:
+        raise TrackingError(
+            f"cannot reach the database of the MLflow tracking store {shown} ({error}): start "
+            f"it, fix MLFLOW_TRACKING_URI, or unset it to log to the project's own store"
+        ) from None
 
 
 def _unreachable(shown: str, error: Exception) -> TrackingError:
