@@ -181,6 +181,25 @@ def node_idle(env: dict[str, str]) -> bool:
     return False
 
 
+def cancel_jobs(folder: Path, timeout: float = 20) -> None:
+    """Cancel every job of this cluster and wait for them to end: without cgroups, a job's
+    processes would outlive ``slurmd``."""
+    env = {**os.environ, **client_env(folder)}
+    if not daemon.running(folder, "slurmctld"):
+        return
+    subprocess.run(["scancel", "--full", f"--user={getpass.getuser()}"], env=env, check=False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = subprocess.run(
+            ["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True, check=False
+        )
+        if queue.returncode != 0 or not queue.stdout.strip():
+            return
+        time.sleep(0.5)
+
+
 def stop(folder: Path) -> list[str]:
-    """Stop the daemons in reverse order; returns the names of those that were running."""
+    """Cancel the jobs, then stop the daemons in reverse order; returns the names of those
+    that were running."""
+    cancel_jobs(folder)
     return [name for name in reversed(DAEMONS) if daemon.stop(folder, name)]
