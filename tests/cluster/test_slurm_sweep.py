@@ -88,8 +88,11 @@ def test_a_job_cancelled_by_the_scheduler_is_a_killed_run(
 
     try:
         wait_for(training, what="the job's training")
-        (job_id,) = array_ids(tmp_path / "sweep")
-        subprocess.run(["scancel", job_id], env=env, check=True)
+        # one job: submitit names its folder after the plain job id
+        submitted = (tmp_path / "sweep" / ".submitit").iterdir()
+        ids = [p.name for p in submitted if re.fullmatch(r"\d+(_\d+)?", p.name)]
+        assert ids
+        subprocess.run(["scancel", *ids], env=env, check=True)
         sweep.wait(timeout=120)
     finally:
         sweep.kill()
