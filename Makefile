@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test test-all lint format params lock clean ui bench bench-sweep
+.PHONY: run test test-all lint format params lock clean ui bench bench-sweep cluster cluster-stop audit
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
@@ -31,6 +31,15 @@ test-all: $(STAMP)  ## everything, the long runs too (what .ci/run runs)
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
+
+cluster: $(STAMP)  ## SLURM, PostgreSQL, S3 and an MLflow server with logins, on 127.0.0.1 (state in .cluster/)
+	python -m pipeline.cluster start
+
+cluster-stop: $(STAMP)  ## stop every service `make cluster` started (by PID; the state stays in .cluster/)
+	python -m pipeline.cluster stop
+
+audit: $(STAMP)  ## known vulnerabilities in the locked packages (needs an advisory database: not in CI)
+	pip-audit --disable-pip --require-hashes -r requirements.lock
 
 bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)
 	neuralscratch-bench

@@ -11,16 +11,19 @@ Creating the store, or an experiment, from several processes at once fails (or s
 into "Default"), so both happen under a file lock, once.
 """
 
+import base64
 import contextlib
 import functools
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,20 +74,84 @@ def is_local_store(uri: str) -> bool:
     return uri.startswith("sqlite:")
 
 
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, before any training, when a tracking server does not answer."""
+RUN_NAME_LIMIT = 250  # characters MLflow's SQL stores keep for a run name
+
+
+def request_for(uri: str, path: str) -> urllib.request.Request:
+    """A GET of ``path`` on the server at ``uri``, with the credentials MLflow's client sends:
+    ``MLFLOW_TRACKING_TOKEN``, else ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``, else the
+    user-info part of the URI (which urllib cannot take in the URL itself)."""
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    url = urllib.parse.urlunsplit(parts._replace(netloc=host)).rstrip("/") + path
+    request = urllib.request.Request(url)
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if not (user and password) and parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    elif user is not None and password is not None:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {pair}")
+    return request
+
+
+def check_reachable(uri: str, timeout: float = 30.0) -> None:
+    """Fail fast, before any training, when a tracking server does not answer or refuses this
+    client's credentials. Messages name the server without its credentials."""
+    shown = redact_uri(uri)
     if not uri.startswith(("http://", "https://")):
+        _check_database(uri, shown, timeout)
         return
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout):
+        with urllib.request.urlopen(request_for(uri, "/health"), timeout=timeout):
             pass
-    except (urllib.error.URLError, OSError) as error:
+        # /health is open on an authenticating server: ask something that needs a login
+        search = "/api/2.0/mlflow/experiments/search?max_results=1"
+        with urllib.request.urlopen(request_for(uri, search), timeout=timeout):
+            pass
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            raise TrackingError(
+                f"the MLflow tracking server at {shown} refused this client ({error.code} "
+                f"{error.reason}): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
+                f"(or MLFLOW_TRACKING_TOKEN) to an account of that server"
+            ) from None
+        if error.code != 404:  # a server without the search endpoint is still a server
+            raise _unreachable(shown, error) from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise _unreachable(shown, error) from None
+
+
+def _check_database(uri: str, shown: str, timeout: float) -> None:
+    """A store on a database server (``postgresql://host:port/db``): its port must answer (the
+    store itself would retry for minutes, then end in a traceback)."""
+    parts = urllib.parse.urlsplit(uri)
+    if is_local_store(uri) or not parts.hostname:
+        return
+    default_ports = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+    port = parts.port or default_ports.get(parts.scheme.split("+")[0])
+    if port is None:
+        return
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as error:
         raise TrackingError(
-            f"cannot reach the MLflow tracking server at {redact_uri(uri)} "
-            f"({redact_text(str(error))}). Start it "
-            f"(`mlflow server --host 127.0.0.1 --port ...`), fix MLFLOW_TRACKING_URI, unset it to "
-            f"log to the project's own store, or turn tracking off with tracking.enabled=false"
+            f"cannot reach the database of the MLflow tracking store {shown} "
+            f"({redact_text(str(error))}): start it, fix MLFLOW_TRACKING_URI, or unset it to log "
+            f"to the project's own store"
         ) from None
+
+
+def _unreachable(shown: str, error: Exception) -> TrackingError:
+    return TrackingError(
+        f"cannot reach the MLflow tracking server at {shown} ({redact_text(str(error))}). Start it "
+        f"(`mlflow server --host 127.0.0.1 --port ...`), fix MLFLOW_TRACKING_URI, unset it to "
+        f"log to the project's own store, or turn tracking off with tracking.enabled=false"
+    )
 
 
 @contextlib.contextmanager
@@ -298,7 +365,8 @@ def start_run(
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
     with shielded():
-        run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+        name = run_name[:RUN_NAME_LIMIT] if run_name else run_name
+        run = client.create_run(experiment_id, run_name=name, tags=all_tags)
     tracked = Run(client, run.info.run_id, experiment_id)
     tracked.log_params(flatten(config_tree(cfg)))
     tracked.log_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)), "config.yaml")

@@ -15,6 +15,7 @@ a job that diverges ends FAILED in MLflow and returns NaN while the others carry
 import dataclasses
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from omegaconf import DictConfig
 from threadpoolctl import threadpool_limits
 
 import scratchnn as sn
-from pipeline import tracking
+from pipeline import optuna_storage, tracking
 from pipeline.cli import user_errors_exit
 from pipeline.config import PROJECT_ROOT, Config, prepare_settings, validate
 from pipeline.factory import check_model
@@ -52,6 +53,7 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
         # Hydra turns a callback's exception into a warning and launches the jobs anyway: a
         # configuration or tracking error stops the sweep here, as one line, before any job
+        optuna_storage.install()  # before the Optuna sweeper opens a shared storage
         with user_errors_exit():
             self._start_parent_run(config)
 
@@ -163,6 +165,9 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(raw: DictConfig) -> float:
     with user_errors_exit():
+        # SLURM's warning before a job's time limit (submitit asks for SIGUSR2): stop like on
+        # SIGTERM, so the run ends KILLED rather than FAILED or, after SIGKILL, RUNNING forever
+        signal.signal(signal.SIGUSR2, signal.getsignal(signal.SIGTERM))
         return job(raw)
 
 
