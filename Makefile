@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test test-all lint format params lock clean ui bench bench-sweep cluster cluster-stop audit
+.PHONY: run test test-quick lint format params lock clean ui bench bench-sweep cluster cluster-stop audit
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
@@ -22,11 +22,11 @@ run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	if [ -n "$$(dvc remote list)" ]; then dvc repro; \
 	else dvc repro | sed -u '/^Use `dvc push` to send your updates/d'; fi
 
-test: $(STAMP)  ## the test suite on both cores, without the long runs of whole recipes
-	pytest -n 2 -m "not long"
-
-test-all: $(STAMP)  ## everything, the long runs too (what .ci/run runs)
+test: $(STAMP)  ## the whole test suite on both cores (what .ci/run runs)
 	pytest -n 2
+
+test-quick: $(STAMP)  ## the same without the long runs of whole recipes on the real MNIST
+	pytest -n 2 -m "not long"
 
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"

@@ -1,7 +1,7 @@
 """The README's accuracy claims, measured on the real MNIST: the default recipe, the original
 recipe (``experiment=seed``) and the original script's own weights.
 
-The two trainings take minutes (``long``: ``make test-all`` and CI run them, ``make test``
+The two trainings take minutes (``long``: ``make test`` and CI run them, ``make test-quick``
 leaves them out); the original weights need only the test set.
 """
 
