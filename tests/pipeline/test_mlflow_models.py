@@ -40,6 +40,12 @@ def env(uri: str) -> dict[str, str]:
     return {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
+def run_module(module: str, *args: str, cwd: Path, uri: str) -> subprocess.CompletedProcess:
+    """``python -m module args`` logging to the tracking server at ``uri``, output captured."""
+    command = [sys.executable, "-m", module, *args]
+    return subprocess.run(command, cwd=cwd, env=env(uri), capture_output=True, text=True)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with running_mlflow_server(tmp_path_factory.mktemp("server")) as running:
@@ -53,10 +59,7 @@ def sweep(server, tmp_path_factory) -> dict:
     csvs = (folder / "csv" / "train.csv", folder / "csv" / "test.csv")
     write_digits_csv(csvs[0], 300, seed=1)
     write_digits_csv(csvs[1], 100, seed=2)
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.tools.sweep",
+    arguments = [
         "-m",
         f"optimizer.lr={','.join(LRS)}",
         f"train.batch_size={','.join(BATCHES)}",
@@ -67,9 +70,7 @@ def sweep(server, tmp_path_factory) -> dict:
         ),
         f"hydra.sweep.dir={folder / 'multirun'}",
     ]
-    result = subprocess.run(
-        command, cwd=PROJECT_ROOT, env=env(server.uri), capture_output=True, text=True
-    )
+    result = run_module("pipeline.tools.sweep", *arguments, cwd=PROJECT_ROOT, uri=server.uri)
     assert result.returncode == 0, result.stderr
     client = MlflowClient(server.uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
@@ -289,19 +290,13 @@ def registered(sweep, server) -> list[str]:
     """Register the worst run, then the best, then the worst again; return what was printed."""
     lines = []
     for run in (sweep["worst"], sweep["best"], sweep["worst"]):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline.tools.register",
-                run.info.run_id[:8],
-                "--experiment",
-                EXPERIMENT,
-            ],
+        result = run_module(
+            "pipeline.tools.register",
+            run.info.run_id[:8],
+            "--experiment",
+            EXPERIMENT,
             cwd=sweep["folder"],
-            env=env(server.uri),
-            capture_output=True,
-            text=True,
+            uri=server.uri,
         )
         assert result.returncode == 0, result.stderr
         lines.append(result.stdout.strip().splitlines()[-1])
@@ -321,42 +316,30 @@ def test_predict_takes_model_uris(sweep, server, registered, tmp_path):
     weights = downloaded_model(server.uri, best, tmp_path / "m") / "artifacts" / "model.npz"
     for model in (f"models:/{REGISTERED_MODEL}@champion", f"runs:/{best}/model"):
         out = tmp_path / "submission.csv"
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline.stages.predict",
-                "--csv",
-                str(sweep["csvs"][1]),
-                "--model",
-                model,
-                "--output",
-                str(out),
-            ],
-            cwd=tmp_path,
-            env=env(server.uri),
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, result.stderr
-        x, _ = load_split(sweep["prepared"], "test")
-        assert pd.read_csv(out)["Label"].tolist() == sn.load_weights(weights).predict(x).tolist()
-    missing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
+        result = run_module(
             "pipeline.stages.predict",
             "--csv",
             str(sweep["csvs"][1]),
             "--model",
-            f"models:/{REGISTERED_MODEL}@nobody",
+            model,
             "--output",
-            str(tmp_path / "o.csv"),
-        ],
+            str(out),
+            cwd=tmp_path,
+            uri=server.uri,
+        )
+        assert result.returncode == 0, result.stderr
+        x, _ = load_split(sweep["prepared"], "test")
+        assert pd.read_csv(out)["Label"].tolist() == sn.load_weights(weights).predict(x).tolist()
+    missing = run_module(
+        "pipeline.stages.predict",
+        "--csv",
+        str(sweep["csvs"][1]),
+        "--model",
+        f"models:/{REGISTERED_MODEL}@nobody",
+        "--output",
+        str(tmp_path / "o.csv"),
         cwd=tmp_path,
-        env=env(server.uri),
-        capture_output=True,
-        text=True,
+        uri=server.uri,
     )
     assert missing.returncode == 1 and missing.stderr.startswith("error: models:/")
     assert "Traceback" not in missing.stderr and not (tmp_path / "o.csv").exists()
@@ -364,20 +347,14 @@ def test_predict_takes_model_uris(sweep, server, registered, tmp_path):
 
 def test_compare_names_the_winning_values_and_draws_parallel_coordinates(sweep, server, tmp_path):
     png = tmp_path / "curves.png"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.tools.compare",
-            "--experiment",
-            EXPERIMENT,
-            "--png",
-            str(png),
-        ],
+    result = run_module(
+        "pipeline.tools.compare",
+        "--experiment",
+        EXPERIMENT,
+        "--png",
+        str(png),
         cwd=tmp_path,
-        env=env(server.uri),
-        capture_output=True,
-        text=True,
+        uri=server.uri,
     )
     assert result.returncode == 0, result.stderr
     best = sweep["best"].data.params
