@@ -5,6 +5,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from pipeline.errors import PipelineError
 
@@ -62,6 +63,22 @@ def user_errors_exit() -> Iterator[None]:
         sys.exit(130)
 
 
-def run_stage(main: Callable[[], None]) -> None:
+def refuse_arguments(stage: str, arguments: list[str]) -> None:
+    """A stage that reads params.yaml has no command line: a ``key=value`` given to it would be
+    silently ignored, and the run would not be the one the user asked for."""
+    if arguments:
+        change = arguments[0] if "=" in arguments[0] else "optimizer.lr=0.01"
+        raise PipelineError(
+            f"the {stage} stage takes no arguments (got {' '.join(arguments)!r}): it reads "
+            f"params.yaml; change a key with `dvc exp run -S {change}`, "
+            f'or `make params O="{change}"` then `dvc repro`'
+        )
+
+
+def run_stage(main: Callable[[], None], takes_arguments: bool = True) -> None:
+    """Run an entry point with one-line user errors; a stage that reads only params.yaml
+    (``takes_arguments=False``) refuses a command line instead of ignoring it."""
     with user_errors_exit():
+        if not takes_arguments:
+            refuse_arguments(Path(sys.argv[0]).stem, sys.argv[1:])
         main()

@@ -31,3 +31,22 @@ def test_stage_commands_refuse_bad_config_before_reading_data(tmp_path, name):
         "error: params.yaml: optimizer.lr=inf is not allowed: it must be a finite number\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("name", ["fetch", "prepare", "train", "evaluate"])
+def test_stage_commands_refuse_arguments_they_would_ignore(tmp_path, name):
+    (tmp_path / "params.yaml").write_text(to_yaml(compose()))
+    result = subprocess.run(
+        [sys.executable, "-m", stage_module(stages()[name]), "optimizer.lr=0.5"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f"error: the {name} stage takes no arguments (got 'optimizer.lr=0.5'): it reads "
+        "params.yaml; change a key with `dvc exp run -S optimizer.lr=0.5`, "
+        'or `make params O="optimizer.lr=0.5"` then `dvc repro`\n'
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
