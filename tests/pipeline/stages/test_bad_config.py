@@ -4,6 +4,7 @@ there: a stage that read first would fail on that instead)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -14,18 +15,17 @@ from tests.test_stage_deps import stage_module, stages
 READS_PARAMS = ["fetch", "prepare", "train", "evaluate", "predict"]
 
 
+def run_stage(folder: Path, name: str, *arguments: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", stage_module(stages()[name]), *arguments]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
+
+
 @pytest.mark.parametrize("name", READS_PARAMS)
 def test_stage_commands_refuse_bad_config_before_reading_data(tmp_path, name):
     raw = compose()
     OmegaConf.update(raw, "optimizer.lr", float("inf"))
     (tmp_path / "params.yaml").write_text(to_yaml(raw))
-    result = subprocess.run(
-        [sys.executable, "-m", stage_module(stages()[name])],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_stage(tmp_path, name)
     assert result.returncode == 1, result.stderr
     assert result.stderr == (
         "error: params.yaml: optimizer.lr=inf is not allowed: it must be a finite number\n"
@@ -36,13 +36,7 @@ def test_stage_commands_refuse_bad_config_before_reading_data(tmp_path, name):
 @pytest.mark.parametrize("name", ["fetch", "prepare", "train", "evaluate"])
 def test_stage_commands_refuse_arguments_they_would_ignore(tmp_path, name):
     (tmp_path / "params.yaml").write_text(to_yaml(compose()))
-    result = subprocess.run(
-        [sys.executable, "-m", stage_module(stages()[name]), "optimizer.lr=0.5"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_stage(tmp_path, name, "optimizer.lr=0.5")
     assert result.returncode == 1, result.stderr
     assert result.stderr == (
         f"error: the {name} stage takes no arguments (got 'optimizer.lr=0.5'): it reads "
