@@ -51,6 +51,7 @@ LOCAL_STORE = "the project's local store"
 LOCK_NOTICE_SECONDS = 10.0  # then say what is being waited for
 LOCK_TIMEOUT_SECONDS = 600.0  # creating the store takes seconds (minutes on a starved CPU)
 DVC_EXPERIMENT_COPY = (".dvc", "tmp", "exps")
+DATASET_RACE_ATTEMPTS = 3  # see ``Run.log_inputs``
 
 
 class TrackingError(PipelineError):
@@ -265,6 +266,12 @@ def source_tags() -> dict[str, str]:
     return {"mlflow.source.name": str(name), "mlflow.source.type": "LOCAL"}
 
 
+def _is_duplicate_key(error: Exception) -> bool:
+    """A unique-key violation from the store's database (SQLite's or PostgreSQL's wording)."""
+    text = str(error)
+    return "UNIQUE constraint failed" in text or "duplicate key value" in text
+
+
 def _shielded(method):
     """Run a store call to its end before an interrupt is raised (see ``cli.shielded``)."""
 
@@ -328,7 +335,16 @@ class Run:
 
     @_shielded
     def log_inputs(self, datasets: list) -> None:
-        self.client.log_inputs(self.run_id, datasets=datasets)
+        """Log dataset inputs. MLflow's SQL store looks a dataset up, then inserts it: two runs
+        of one sweep that log the same new dataset at once both insert, and the second breaks
+        the unique key. Its retry finds the dataset the first one wrote."""
+        for attempt in range(DATASET_RACE_ATTEMPTS):
+            try:
+                self.client.log_inputs(self.run_id, datasets=datasets)
+                return
+            except Exception as error:
+                if attempt + 1 == DATASET_RACE_ATTEMPTS or not _is_duplicate_key(error):
+                    raise
 
     @_shielded
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
