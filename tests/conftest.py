@@ -181,7 +181,7 @@ def running_mlflow_server(folder: Path) -> Iterator[MlflowServer]:
     log = folder / "mlflow-server.log"  # a file, not a pipe nobody reads: a full pipe blocks it
     server = start_mlflow_server(folder, store, log)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # its imports take a minute on a loaded machine
         attempts = 1
         while True:
             try:
