@@ -37,13 +37,14 @@ class Browser:
         self._replies, replies_write = os.pipe()
         # above 4, so that neither end is overwritten while the shell moves them to 3 and 4
         commands_read, replies_write = (above_four(fd) for fd in (commands_read, replies_write))
-        # the shell puts the two pipe ends where Chromium looks for them, then becomes Chromium
+        # bash puts the two pipe ends where Chromium looks for them, then becomes Chromium (dash,
+        # Debian's sh, takes only one-digit descriptors in a redirection)
         self.process = subprocess.Popen(
             [
-                "sh",
+                "bash",
                 "-c",
                 f'exec "$@" 3<&{commands_read} 4>&{replies_write}',
-                "sh",
+                "bash",
                 chromium,
                 "--headless",
                 "--no-sandbox",
