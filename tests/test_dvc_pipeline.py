@@ -154,14 +154,22 @@ def test_repro_reruns_exactly_what_changed(project):
 
 
 @pytest.mark.slow
-def test_real_mnist_fetch_prepare_train_evaluate(project):
-    run(project, "python", "-m", "pipeline.tools.params", "train.epochs=2")
-    commit(project)
+@pytest.mark.long
+def test_make_run_on_the_real_mnist_reaches_98_percent(project):
+    """What `make run` does on a fresh clone: `dvc repro` of the default recipe fetches the
+    real MNIST and reaches the README's 98.26 % (>= 98.0 % wherever BLAS rounds differently);
+    its MLflow run is named after the commit, and its logged model, loaded with
+    mlflow.pyfunc, reads the first 1,000 test digits as the README says (984 right)."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
     output = run(project, "dvc", "repro")
     stages = stages_run(output)
     chain = ["fetch", "prepare", "train", "evaluate"]
     assert [stage for stage in stages if stage in chain] == chain
     assert sorted(stages) == sorted([*chain, "predict", "plots_template"])
+    assert "epoch 20/20" in output
     info = json.loads((project / "data" / "prepared" / "info.json").read_text())
     assert info["rows"] == {"train": 55_000, "val": 5_000, "test": 10_000}
     train_counts = [
@@ -171,11 +179,26 @@ def test_real_mnist_fetch_prepare_train_evaluate(project):
     assert train_counts == MNIST_TRAIN_COUNTS
     assert info["label_counts"]["test"] == MNIST_TEST_COUNTS
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
-    assert metrics["test"]["n"] == 10_000 and metrics["test"]["accuracy"] >= 0.96
-
+    assert metrics["test"]["n"] == 10_000 and metrics["test"]["accuracy"] >= 0.980
     assert len((project / "reports" / "submission.csv").read_text().splitlines()) == 10_001
 
-    run(project, "python", "-m", "pipeline.tools.params", "train.epochs=2", "data.val_size=4000")
+    commit = run(project, "git", "rev-parse", "--short=7", "HEAD").strip()
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    (newest,) = mlflow.search_runs(experiment_names=["neuralscratch"], output_format="list")
+    assert newest.data.tags["mlflow.runName"] == f"repro {commit}"
+    assert (
+        newest.info.run_id == json.loads((project / "reports" / "run.json").read_text())["run_id"]
+    )
+    model = mlflow.pyfunc.load_model(f"runs:/{newest.info.run_id}/model")
+    x = np.load(project / "data" / "prepared" / "test_x.npy")[:1000]
+    y = np.load(project / "data" / "prepared" / "test_y.npy")[:1000]
+    digits = model.predict(pd.DataFrame(x, columns=[f"pixel{i}" for i in range(784)]))["digit"]
+    right = int((digits.to_numpy() == y).sum())
+    assert right >= 970
+    if metrics["test"]["accuracy"] == 0.9826:  # the committed model, bit for bit
+        assert right == 984
+
+    run(project, "python", "-m", "pipeline.tools.params", "data.val_size=4000")
     # what would rerun starts at prepare (a dry run cannot tell what prepare's new outputs
     # will change downstream): never the fetch
     again = stages_run(run(project, "dvc", "repro", "--dry"))

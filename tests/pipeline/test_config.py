@@ -25,6 +25,20 @@ def test_params_yaml_loads_and_validates():
     assert cfg.optimizer.name is OptimizerName.adam
 
 
+def test_the_default_recipe_is_the_readmes():
+    """README, "The default recipe": 784 -> 128 -> ReLU -> 64 -> ReLU -> 10, He initialisation,
+    Adam (lr 0.002) with a cosine schedule over 20 epochs, mini-batches of 128, L2 weight decay
+    5e-4, float32; 5,000 validation rows."""
+    cfg = validate(compose())
+    assert cfg.model.hidden_sizes == [128, 64] and cfg.model.layers is None
+    assert cfg.model.activation.value == "relu" and cfg.model.initializer.value == "he_normal"
+    assert cfg.model.dropout == 0.0 and not cfg.model.batch_norm
+    assert cfg.optimizer.name is OptimizerName.adam and cfg.optimizer.lr == 0.002
+    assert cfg.schedule.name.value == "cosine" and cfg.train.epochs == 20
+    assert cfg.train.batch_size == 128 and cfg.train.weight_decay == 5e-4
+    assert cfg.dtype.value == "float32" and cfg.data.val_size == 5000
+
+
 def test_experiment_seed_is_the_original_recipe():
     cfg = validate(compose(["experiment=seed"]))
     assert cfg.dtype.value == "float64"

@@ -1,4 +1,5 @@
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -324,3 +325,66 @@ def test_quoted_cells_and_blank_lines_read_as_usual(tmp_path):
         digits = read_digits_csv(path, require_labels=True)
         np.testing.assert_array_equal(digits.pixels, pixels)
         np.testing.assert_array_equal(digits.labels, labels)
+
+
+def damaged_kaggle_csv(path, line: int, edit) -> None:
+    """A 10-row Kaggle-layout CSV whose ``line`` (1-based, the header is 1) ``edit`` changes."""
+    write_digits_csv(path, 10, layout="kaggle")
+    lines = path.read_text().splitlines()
+    lines[line - 1] = ",".join(edit(lines[line - 1].split(",")))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def cell(index: int, value: str):
+    return lambda cells: [*cells[:index], value, *cells[index + 1 :]]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "line"),
+    [
+        (
+            "data/kaggle/train.csv",
+            lambda p: damaged_kaggle_csv(p, 4, cell(6, "abc")),
+            "line 4, column 'pixel5': 'abc' is not an integer pixel value",
+        ),
+        (
+            "data/kaggle/train.csv",
+            lambda p: damaged_kaggle_csv(p, 3, cell(0, "10")),
+            "line 3, column 'label': 10 is outside 0..9, the range of a label",
+        ),
+        (
+            "data/kaggle/train.csv",
+            lambda p: damaged_kaggle_csv(p, 6, lambda cells: cells[:-1]),
+            "line 6 has 784 fields, the header has 785",
+        ),
+        (
+            "data/kaggle/train.csv",
+            lambda p: damaged_kaggle_csv(p, 2, cell(8, "5.0")),
+            "line 2, column 'pixel7': '5.0' is not an integer pixel value; write it as 5",
+        ),
+        (
+            "data/kaggle/train.csv",
+            lambda p: damaged_kaggle_csv(p, 1, lambda c: [c[0], c[1], c[3], c[2], *c[4:]]),
+            "column 3 of the header is 'pixel2', expected 'pixel1': the pixel columns must be "
+            "in Kaggle's (pixel0..pixel783) order",
+        ),
+        (
+            "my/train.csv.gz",
+            lambda p: p.write_bytes(gzip.compress(b"label,pixel0\n" * 1000)[:-20]),
+            "cannot be read (Compressed file ended before the end-of-stream marker was reached)",
+        ),
+    ],
+)
+def test_the_readmes_error_lines_word_for_word(tmp_path, monkeypatch, name, make, line):
+    """README, "Your own CSVs": each line it shows, from a file damaged that way."""
+    from pipeline.config import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert f"error: {name}: {line}" in readme
+    monkeypatch.chdir(tmp_path)
+    path = Path(name)
+    path.parent.mkdir(parents=True)
+    make(path)
+    with pytest.raises(DataError) as refused:
+        read_digits_csv(path, require_labels=True)
+    assert str(refused.value) == f"{name}: {line}"

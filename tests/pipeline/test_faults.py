@@ -1,6 +1,7 @@
 """A real training process, interrupted: nothing partial is left, and a killed one resumes."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,28 +49,39 @@ def env(folder: Path) -> dict[str, str]:
 def train_until_epoch(folder: Path, epoch: int, signum: int) -> subprocess.CompletedProcess:
     """Start a real training, and send ``signum`` once it has printed ``epoch``: frozen
     (SIGSTOP) first, so that however fast it runs it is still training when the signal comes
-    (it is at most a few of its EPOCHS epochs further; SIGCONT lets it handle the signal)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.stages.train"],
-        cwd=folder,
-        env=env(folder),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith(f"epoch {epoch:>2}/{EPOCHS}"):
-            process.send_signal(signal.SIGSTOP)
-            assert process.poll() is None, "training ended before it was interrupted"
-            assert not (folder / "models" / "model.npz").exists()
+    (it is at most a few of its EPOCHS epochs further; SIGCONT lets it handle the signal). If a
+    busy machine let it finish before it was frozen, that attempt is discarded (its outputs and
+    its run removed) and the training started again."""
+    for _ in range(5):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.stages.train"],
+            cwd=folder,
+            env=env(folder),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith(f"epoch {epoch:>2}/{EPOCHS}"):
+                process.send_signal(signal.SIGSTOP)
+                break
+        if process.poll() is None and not (folder / "models" / "model.npz").exists():
             process.send_signal(signum)
             process.send_signal(signal.SIGCONT)
-            break
-    out, err = process.communicate(timeout=60)
-    return subprocess.CompletedProcess(process.args, process.returncode, "".join(lines) + out, err)
+            out, err = process.communicate(timeout=60)
+            return subprocess.CompletedProcess(
+                process.args, process.returncode, "".join(lines) + out, err
+            )
+        process.kill()  # too late: it had finished, or was writing its outputs
+        _, err = process.communicate()
+        assert process.returncode in (0, -signal.SIGKILL), err  # not a training that failed
+        for output in ("models", "reports", "mlartifacts"):
+            shutil.rmtree(folder / output, ignore_errors=True)
+        (folder / "mlflow.db").unlink(missing_ok=True)
+    raise AssertionError(f"training could not be caught in epoch {epoch} in 5 attempts")
 
 
 def train_to_the_end(folder: Path) -> subprocess.CompletedProcess:

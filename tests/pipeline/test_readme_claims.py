@@ -144,3 +144,52 @@ def test_parallel_jobs_split_the_cores_for_blas(monkeypatch, launcher, cores, th
 
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     assert blas_threads(OmegaConf.create(launcher)) == threads
+
+
+def blas_threads_inside_a_job(monkeypatch, tmp_path, *overrides: str) -> set[int]:
+    """The BLAS thread counts a sweep job of ``overrides`` trains with: ``job`` as Hydra calls
+    it in each job's process, with its training replaced by a look at threadpoolctl."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+    from threadpoolctl import threadpool_info
+
+    from pipeline.tools import sweep as sweep_tool
+
+    seen: set[int] = set()
+
+    def look(*_):
+        seen.update(info["num_threads"] for info in threadpool_info())
+        return 1.0
+
+    monkeypatch.setattr(sweep_tool, "run_job", look)
+    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        raw = hydra_compose("config", list(overrides), return_hydra_config=True)
+    with open_dict(raw):  # what Hydra fills in for a job it launches
+        raw.hydra.job.num = 0
+        raw.hydra.runtime.output_dir = str(tmp_path)
+    HydraConfig.instance().set_config(raw)
+    with open_dict(raw):
+        del raw["hydra"]
+    sweep_tool.job(raw)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("overrides", "threads"),
+    [
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], 4),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=8"], 1),
+        (["hydra/launcher=submitit_local", "hydra.launcher.cpus_per_task=3"], 3),
+        ([], 2),  # the basic launcher: the threads the process had
+    ],
+)
+def test_a_sweep_job_trains_with_its_share_of_blas_threads(
+    monkeypatch, tmp_path, overrides, threads
+):
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    with threadpool_limits(limits=2):
+        assert blas_threads_inside_a_job(monkeypatch, tmp_path, *overrides) == {threads}

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 import scratchnn as sn
 from pipeline.artifacts import load_split
 from pipeline.config import PROJECT_ROOT, compose, to_yaml, validate
 from pipeline.stages.prepare import prepare
-from pipeline.tracking import config_tree, flatten, store_root
+from pipeline.tracking import store_root
 from tests.conftest import MlflowServer, free_port, tiny_overrides
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -56,9 +57,22 @@ def assert_default_experiment_empty(client: MlflowClient) -> None:
         assert not client.search_runs([default.experiment_id])
 
 
+def dotted(tree: dict, prefix: str = ""):
+    """(key, value) for every setting of a YAML tree, keys dotted, a list of layers numbered:
+    how the README says MLflow gets them, written out independently of pipeline.tracking."""
+    for key, value in tree.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            value = {str(i): layer for i, layer in enumerate(value)}
+        if isinstance(value, dict):
+            yield from dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
 def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_csvs, shared_store):
     uri = shared_store
-    overrides = tiny_overrides(tmp_path, small_csvs, experiment=EXPERIMENT)
+    layers = "+model.layers=[{type:dense,units:16},{type:relu},{type:dense,units:10}]"
+    overrides = [*tiny_overrides(tmp_path, small_csvs, experiment=EXPERIMENT), layers]
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     for stage in ("prepare", "train", "evaluate"):
         run([sys.executable, "-m", f"pipeline.stages.{stage}"], tmp_path, uri)
@@ -66,9 +80,16 @@ def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_
     client = MlflowClient(uri)
     (only,) = experiment_runs(client)
     assert only.info.status == "FINISHED"
-    cfg = validate(compose(overrides))
-    expected = {key: str(value) for key, value in flatten(config_tree(cfg)).items()}
-    assert only.data.params == expected  # the whole resolved config, dotted keys
+    # the whole resolved config under dotted keys (each layer's own): every setting of
+    # params.yaml, and the schema's defaults of those it leaves out (optimizer.momentum, ...)
+    written = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    expected = {key: str(value) for key, value in dotted(written)}
+    params = only.data.params
+    assert {key: params.get(key) for key in expected} == expected
+    assert {key.split(".")[0] for key in set(params) - set(expected)} <= set(written)
+    assert params["optimizer.momentum"] == "0.9"  # a default params.yaml leaves out
+    assert params["model.layers.0.units"] == "16" and params["model.layers.1.type"] == "relu"
+    assert params["optimizer.lr"] == "0.002" and params["train.epochs"] == "3"
     for metric in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
         history = client.get_metric_history(only.info.run_id, metric)
         assert sorted(m.step for m in history) == [1, 2, 3], metric

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from pipeline.config import compose, to_yaml
+from pipeline.config import PROJECT_ROOT, compose, to_yaml
 from tests.test_stage_deps import stage_module, stages
 
 READS_PARAMS = ["fetch", "prepare", "train", "evaluate", "predict"]
@@ -43,4 +43,68 @@ def test_stage_commands_refuse_arguments_they_would_ignore(tmp_path, name):
         "params.yaml; change a key with `dvc exp run -S optimizer.lr=0.5`, "
         'or `make params O="optimizer.lr=0.5"` then `dvc repro`\n'
     )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+README = (PROJECT_ROOT / "README.md").read_text()
+
+
+def params_with(tmp_path, dotted: str, value) -> None:
+    raw = compose(["model=cnn"] if dotted.startswith("model.layers") else [])
+    OmegaConf.update(raw, dotted, value, force_add=True)
+    (tmp_path / "params.yaml").write_text(to_yaml(raw))
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "line"),
+    [
+        (
+            "optimizer.momentun",
+            0.9,
+            "error: params.yaml: optimizer.momentun: Key 'momentun' not in 'OptimizerConfig'; "
+            "allowed keys: name, lr, momentum, beta1, beta2, eps",
+        ),
+        (
+            "train.epochs",
+            "ten",
+            "error: params.yaml: train.epochs: Value 'ten' of type 'str' could not be converted "
+            "to Integer",
+        ),
+        (
+            "optimizer.lr",
+            0.0,
+            "error: params.yaml: optimizer.lr=0.0 is not allowed: it must be > 0",
+        ),
+        (
+            "optimizer.name",
+            "adamw",
+            "error: params.yaml: optimizer.name: Invalid value 'adamw', expected one of "
+            "[sgd, momentum, adam]",
+        ),
+        (
+            "optimizer.lr",
+            float("inf"),
+            "error: params.yaml: optimizer.lr=inf is not allowed: it must be a finite number",
+        ),
+        (
+            "model.layers[0].kernel",
+            0,
+            "error: params.yaml: model.layers[0].kernel=0 is not allowed: a kernel needs at least "
+            "1x1 pixels",
+        ),
+        (
+            "model.layers[9].units",
+            12,
+            "error: params.yaml: model.layers[9]: the network ends with (12,) values per image, "
+            "not one per class (10): end with a dense layer of 10 units",
+        ),
+    ],
+)
+def test_train_refuses_the_readmes_bad_configurations_with_its_lines(tmp_path, dotted, value, line):
+    """The README's error lines (Configuration; Other architectures), word for word, from the
+    `train` stage in a folder with no data: refused before reading any."""
+    assert line in README
+    params_with(tmp_path, dotted, value)
+    result = run_stage(tmp_path, "train")
+    assert (result.returncode, result.stderr) == (1, line + "\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

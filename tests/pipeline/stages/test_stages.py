@@ -165,3 +165,56 @@ def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path, umask):
     mode = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
     assert mode["report.md"] == mode["plain.txt"] == 0o666 & ~umask
     assert mode["folder"] == mode["plain"] == 0o777 & ~umask
+
+
+def train_with_stderr_on(folder: Path, terminal: bool) -> tuple[str, str]:
+    """`python -m pipeline.stages.train` in ``folder``, its stderr a terminal (a pty) or a pipe;
+    what it wrote to stdout and to stderr."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    command = [sys.executable, "-m", "pipeline.stages.train"]
+    if not terminal:
+        result = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True)
+        return result.stdout, result.stderr
+    controller, stderr = pty.openpty()
+    # a terminal 100 columns wide (a new pty has 0: nothing would fit on its lines)
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=stderr)
+    os.close(stderr)
+    written = []
+    while True:
+        try:
+            chunk = os.read(controller, 1 << 16)
+        except OSError:  # the terminal's other end is closed: the process has exited
+            break
+        if not chunk:
+            break
+        written.append(chunk)
+    os.close(controller)
+    assert process.stdout is not None
+    out = process.stdout.read().decode()
+    assert process.wait() == 0
+    return out, b"".join(written).decode()
+
+
+def test_a_terminal_gets_a_bar_inside_each_epoch_and_a_pipe_one_line_per_epoch(
+    tmp_path, small_csvs
+):
+    """README: on a terminal a progress bar runs inside each epoch (on stderr); logs and pipes
+    get one line per epoch only."""
+    overrides = [*tiny_overrides(tmp_path, small_csvs, batch_size=8), "tracking.enabled=false"]
+    (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
+    prepare(validate(compose(overrides)))
+    for terminal in (True, False):
+        out, err = train_with_stderr_on(tmp_path, terminal)
+        assert [line.split()[1] for line in out.splitlines() if line.startswith("epoch")] == [
+            "1/3",
+            "2/3",
+            "3/3",
+        ]
+        bars = [f"epoch {epoch}/3:" in err for epoch in (1, 2, 3)]
+        assert bars == [terminal] * 3, err
+        assert ("batch" in err) == terminal and ("\r" in err) == terminal

@@ -1,0 +1,58 @@
+"""The README quotes the default recipe's results; they are the committed ``reports/`` (which
+``tests/test_dvc_lock.py`` ties to the committed code, and ``tests/test_recipes.py`` trains
+afresh): the accuracy and loss, the first and last epoch lines, the network's size."""
+
+import csv
+import json
+
+import pytest
+
+from pipeline.config import PROJECT_ROOT, compose, validate
+from pipeline.factory import build_network
+from pipeline.logged_model import architecture
+
+README = (PROJECT_ROOT / "README.md").read_text()
+PROSE = " ".join(README.split())  # line breaks as spaces: a reflowed paragraph says the same
+METRICS = json.loads((PROJECT_ROOT / "reports" / "metrics.json").read_text())
+HISTORY = list(csv.DictReader((PROJECT_ROOT / "reports" / "history.csv").open()))
+
+
+def test_the_readme_quotes_the_committed_test_and_validation_results():
+    test, val = METRICS["test"], METRICS["val"]
+    correct = round(test["accuracy"] * test["n"])
+    assert (
+        f"accuracy **{test['accuracy']:.2%}** ({correct:,} of {test['n']:,} images), "
+        f"loss {test['loss']:.4f}"
+    ) in PROSE
+    assert (
+        f"**{test['accuracy'] * 100:.2f} % test accuracy** (loss {test['loss']:.4f}), "
+        f"{val['accuracy'] * 100:.2f} % on the {val['n']:,} validation rows"
+    ) in PROSE
+    assert f"reaches **{test['accuracy'] * 100:.2f} %** on the official MNIST test set" in PROSE
+    assert (
+        "| the default (`dvc repro`) | 784-128-64-10 MLP, Adam, 20 epochs | "
+        f"{test['accuracy'] * 100:.2f} % |" in README
+    )
+    assert (
+        f"the default configuration reaches {test['accuracy'] * 100:.2f} % on the test set "
+        f"(loss {test['loss']:.4f})"
+    ) in PROSE
+
+
+@pytest.mark.parametrize("epoch", [1, 20])
+def test_the_readmes_epoch_lines_are_the_committed_history(epoch):
+    row = HISTORY[epoch - 1]
+    assert int(row["epoch"]) == epoch and len(HISTORY) == 20
+    line = (
+        f"epoch {epoch:>2}/20  lr {float(row['lr']):.6f}  loss {float(row['train_loss']):.4f}  "
+        f"acc {float(row['train_accuracy']):.2%}  val_loss {float(row['val_loss']):.4f}  "
+        f"val_acc {float(row['val_accuracy']):.2%}"
+    )
+    assert line in README
+
+
+def test_the_readmes_architecture_tag_and_parameter_count_are_the_default_networks():
+    network = build_network(validate(compose()), 784, 10)
+    assert network.parameter_count == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    assert f"`model.architecture` (`{architecture(network)}`)" in PROSE
+    assert f"`model.parameter_count` (`{network.parameter_count}`)" in PROSE
