@@ -62,7 +62,9 @@ def test_push_then_pull_in_a_fresh_clone(cluster, project, tmp_path):  # noqa: F
     fresh = tmp_path / "fresh"
     subprocess.run(["git", "clone", "-q", "-b", "main", str(origin), str(fresh)], check=True)
     dvc(fresh, env, "exp", "pull", "origin", experiment)
-    assert experiment in dvc(fresh, env, "exp", "show", "--no-pager")
+    shown = json.loads(dvc(fresh, env, "exp", "show", "--json"))
+    names = [e["name"] for row in shown for e in row.get("experiments") or []]
+    assert names == [experiment], names
     dvc(fresh, env, "exp", "apply", experiment)
     for name in results:
         assert (fresh / name).read_bytes() == expected[name], name

@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 from pipeline.cluster import postgres, s3, services
-from tests.cluster.conftest import client_env, mlflow_client
+from tests.cluster.conftest import HANG_SECONDS, client_env, mlflow_client
 from tests.conftest import write_digits_csv
 from tests.test_dvc_pipeline import TINY_EXPERIMENT, project  # noqa: F401 (a fixture)
 
 
 def call(command: list[str], cwd: Path, env: dict[str, str], outputs: dict[str, str]) -> str:
     result = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=600
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=HANG_SECONDS
     )
     name = " ".join(command[:4])
     outputs[f"stdout of {name}"], outputs[f"stderr of {name}"] = result.stdout, result.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.cluster import s3
 from tests.cluster.conftest import (
+    HANG_SECONDS,
     children_by_name,
     client_env,
     experiment_runs,
@@ -66,7 +67,7 @@ def test_slurm_sweep_runs_every_job_on_the_shared_server(
     assert sorted(accounted) == sorted(f"{i}|COMPLETED" for i in ids), accounted
 
 
-def wait_for(condition, timeout: float = 300, what: str = "") -> None:
+def wait_for(condition, timeout: float = HANG_SECONDS, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -115,7 +116,7 @@ def test_jobs_the_scheduler_ends_are_killed_runs_and_the_parent_says_so(
         wait_for(lambda: elapsed_seconds(timed_out, env) > 65, what="a minute of the job")
         limit = ["scontrol", "update", f"JobId={timed_out}", "TimeLimit=1"]  # minutes
         subprocess.run(limit, env=env, check=True)
-        _, err = sweep.communicate(timeout=240)
+        _, err = sweep.communicate(timeout=HANG_SECONDS)
     finally:
         sweep.kill()
     assert sweep.returncode == 1, err

@@ -6,6 +6,7 @@ import signal
 import subprocess
 
 from tests.cluster.conftest import (
+    HANG_SECONDS,
     children_by_name,
     client_env,
     experiment_runs,
@@ -36,7 +37,7 @@ def test_a_sweep_stopped_by_sigterm_ends_its_parent_run_killed(
     try:
         wait_for(training, what="the first job's training")
         sweep.send_signal(signal.SIGTERM)
-        _, err = sweep.communicate(timeout=120)
+        _, err = sweep.communicate(timeout=HANG_SECONDS)
     finally:
         sweep.kill()
     assert sweep.returncode == 130, err

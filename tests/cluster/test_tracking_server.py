@@ -15,6 +15,7 @@ from pipeline.cluster import daemon, mlflow_server, s3
 from pipeline.cluster.postgres import Postgres
 from pipeline.config import compose, to_yaml
 from tests.cluster.conftest import (
+    HANG_SECONDS,
     children_by_name,
     client_env,
     experiment_runs,
@@ -75,7 +76,7 @@ def test_s3_down_while_artifacts_upload_warns_and_keeps_outputs(cluster, tmp_pat
                 s3.stop(folder)
                 train.send_signal(signal.SIGCONT)
                 break
-        _, err = train.communicate(timeout=300)
+        _, err = train.communicate(timeout=HANG_SECONDS)
     finally:
         train.kill()
         s3.start(folder, port)  # empty again: the buckets are made anew
@@ -120,7 +121,7 @@ def test_server_restarted_during_a_slurm_sweep(slurm_cluster, tmp_path, small_cs
         wait_for(both_training, what="both jobs' training")
         mlflow_server.stop(folder)
         mlflow_server.start(folder, port, store, slurm_cluster.s3_endpoint)
-        _, err = sweep.communicate(timeout=600)
+        _, err = sweep.communicate(timeout=HANG_SECONDS)
     finally:
         sweep.kill()
         if not daemon.running(folder, mlflow_server.NAME):
