@@ -38,8 +38,8 @@ cluster: $(STAMP)  ## SLURM, PostgreSQL, S3 and an MLflow server with logins, on
 cluster-stop: $(STAMP)  ## stop every service `make cluster` started (by PID; the state stays in .cluster/)
 	python -m pipeline.cluster stop
 
-audit: $(STAMP)  ## known vulnerabilities in the locked packages (needs an advisory database: not in CI)
-	pip-audit --disable-pip --require-hashes -r requirements.lock
+audit: $(STAMP)  ## known vulnerabilities in the locked packages (needs an advisory database: not in CI; fails if a package could not be checked)
+	pip-audit --strict --disable-pip --require-hashes -r requirements.lock
 
 bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)
 	neuralscratch-bench

@@ -114,6 +114,13 @@ class Browser:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
+    def send_headers(self, headers: dict[str, str]) -> None:
+        """Send ``headers`` with every request the tab makes from now on (``{}``: none), e.g. a
+        login, kept off the command line, the URL (Chromium refuses the UI's requests from a
+        page whose URL holds credentials) and the disk."""
+        self.send("Network.enable", in_tab=True)
+        self.send("Network.setExtraHTTPHeaders", in_tab=True, headers=headers)
+
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""
         result = self.send(

@@ -75,7 +75,9 @@ SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
 MpiDefault=none
 ReturnToService=2
-KillWait=2
+# at a time limit or scancel: SIGTERM, and SIGKILL this many seconds later; a training needs
+# them to end its MLflow run KILLED on a loaded server
+KillWait=20
 MinJobAge=3600
 SchedulerParameters=sched_interval=1
 NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN

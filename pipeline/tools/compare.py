@@ -30,6 +30,7 @@ def search(experiment: str, sweep: str | None) -> pd.DataFrame:
     """Runs of ``experiment`` (of one ``sweep`` if given), sweep parent runs left out."""
     import mlflow
 
+    tracking.check_reachable(tracking.tracking_uri())  # a refused login: one line, not a traceback
     mlflow.set_tracking_uri(tracking.tracking_uri())
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:

@@ -70,6 +70,7 @@ def register_run(run_id: str) -> Registration:
     from mlflow.exceptions import MlflowException
 
     uri = tracking.tracking_uri()
+    tracking.check_reachable(uri)
     client = tracking.client_for(uri)
     mlflow.set_tracking_uri(uri)
     accuracy = run_accuracy(client, run_id)

@@ -12,6 +12,7 @@ Run it from the project root after `make run` (or `dvc repro prepare`). Jobs wri
 a job that diverges ends FAILED in MLflow and returns NaN while the others carry on.
 """
 
+import atexit
 import dataclasses
 import json
 import os
@@ -27,13 +28,15 @@ from threadpoolctl import threadpool_limits
 
 import scratchnn as sn
 from pipeline import optuna_storage, tracking
-from pipeline.cli import user_errors_exit
+from pipeline.cli import INTERRUPTED, user_errors_exit
 from pipeline.config import PROJECT_ROOT, Config, prepare_settings, validate
 from pipeline.factory import check_model
 from pipeline.io import write_json
 from pipeline.stages.evaluate import evaluate, log_evaluation
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train_tracked
+from pipeline.tools.hydra_records import redact_job_records
+from pipeline.tools.sweep_parent import end_parent
 
 PARENT_RUN_FILE = "mlflow_parent_run.json"
 
@@ -45,7 +48,9 @@ def sweep_id(sweep_dir: Path) -> str:
 
 class MlflowSweepCallback(Callback):
     """Creates the store, the experiment and a parent run once, before any job starts (jobs
-    running in parallel must not race to create them), and ends the parent run after the last."""
+    running in parallel must not race to create them), and ends the parent run as its jobs
+    ended (``sweep_parent``): after the last job, or when the sweep process exits early (an
+    error, Ctrl-C, SIGTERM; not SIGKILL, which nothing survives)."""
 
     def __init__(self) -> None:
         self.run: tracking.Run | None = None
@@ -54,7 +59,7 @@ class MlflowSweepCallback(Callback):
         # Hydra turns a callback's exception into a warning and launches the jobs anyway: a
         # configuration or tracking error stops the sweep here, as one line, before any job
         optuna_storage.install()  # before the Optuna sweeper opens a shared storage
-        with user_errors_exit():
+        with user_errors_exit():  # which also makes SIGTERM an interrupt in this process
             self._start_parent_run(config)
 
     def _start_parent_run(self, config: DictConfig) -> None:
@@ -71,11 +76,21 @@ class MlflowSweepCallback(Callback):
         parent_tags = {**tags, "sweep.parent": "true"}
         self.run = tracking.start_run(cfg, f"sweep {sweep_id(sweep_dir)}", parent_tags)
         write_json(sweep_dir / PARENT_RUN_FILE, {"run_id": self.run.run_id, **tags})
+        atexit.register(self._end_parent_run, completed=False)
+
+    def on_job_start(self, config: DictConfig, **kwargs: object) -> None:
+        redact_job_records(config)  # Hydra's .hydra/*.yaml hold the overrides as given
 
     def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
-        run = self.run
+        self._end_parent_run(completed=True)
+
+    def _end_parent_run(self, completed: bool) -> None:
+        run, self.run = self.run, None
         if run is not None:
-            run.attempt(lambda: run.end("FINISHED"), "ending the sweep's parent run")
+            interrupted = INTERRUPTED.is_set()
+            run.attempt(
+                lambda: end_parent(run, completed, interrupted), "ending the sweep's parent run"
+            )
 
 
 def swept_keys(config: DictConfig) -> list[str]:
@@ -165,10 +180,15 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(raw: DictConfig) -> float:
     with user_errors_exit():
-        # SLURM's warning before a job's time limit (submitit asks for SIGUSR2): stop like on
-        # SIGTERM, so the run ends KILLED rather than FAILED or, after SIGKILL, RUNNING forever
-        signal.signal(signal.SIGUSR2, signal.getsignal(signal.SIGTERM))
+        # SLURM's warning before a job's time limit (submitit asks for SIGUSR2): noted, and the
+        # training goes on (submitit's own handler would requeue the job). At the limit SLURM
+        # sends SIGTERM, which ends the run KILLED, and the job is TIMEOUT in sacct
+        signal.signal(signal.SIGUSR2, time_limit_near)
         return job(raw)
+
+
+def time_limit_near(signum: int, frame: object) -> None:
+    print(f"job: {signal.Signals(signum).name}: the time limit is near", file=sys.stderr)
 
 
 def job(raw: DictConfig) -> float:

@@ -84,7 +84,13 @@ def client_env(cluster: services.Cluster, **changes: str | None) -> dict[str, st
     return env
 
 
-def run(command: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = 300):
+# a hang guard, not a speed check: a 4-job sweep under a load of 10 on 2 cores took over 300 s
+HANG_SECONDS = 900
+
+
+def run(
+    command: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = HANG_SECONDS
+):
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout
     )

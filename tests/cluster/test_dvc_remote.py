@@ -1,5 +1,8 @@
 """The DVC remote on the cluster's S3 server: push after repro; a fresh clone pulls data, model
-and reports, and `dvc repro` there has nothing to do."""
+and reports, and `dvc repro` there has nothing to do. Experiments go the same way: `dvc exp
+push` to a Git remote (their refs) and the DVC remote (their outputs); a fresh clone of that Git
+remote `dvc exp pull`s them, lists them, and `dvc exp apply` restores their params, metrics
+and model."""
 
 import json
 import secrets
@@ -44,3 +47,24 @@ def test_push_then_pull_in_a_fresh_clone(cluster, project, tmp_path):  # noqa: F
     assert "Data and pipelines are up to date" in dvc(clone, env, "repro", "evaluate")
     metrics = json.loads(dvc(clone, env, "metrics", "show", "--json"))
     assert metrics[""]["data"]["reports/metrics.json"]["data"]["test"]["accuracy"] >= 0
+
+    experiment = f"lr-{secrets.token_hex(3)}"
+    dvc(project, env, "exp", "run", "-n", experiment, "-S", "optimizer.lr=0.05")
+    results = ("params.yaml", "reports/metrics.json", "models/model.npz")
+    expected = {name: (project / name).read_bytes() for name in results}
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    subprocess.run(
+        ["git", "push", "-q", str(origin), "HEAD:refs/heads/main"], cwd=project, check=True
+    )
+    dvc(project, env, "exp", "push", str(origin), experiment)
+
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(origin), str(fresh)], check=True)
+    dvc(fresh, env, "exp", "pull", "origin", experiment)
+    shown = json.loads(dvc(fresh, env, "exp", "show", "--json"))
+    names = [e["name"] for row in shown for e in row.get("experiments") or []]
+    assert names == [experiment], names
+    dvc(fresh, env, "exp", "apply", experiment)
+    for name in results:
+        assert (fresh / name).read_bytes() == expected[name], name

@@ -5,7 +5,13 @@ import subprocess
 
 import pytest
 
-from tests.cluster.conftest import client_env, experiment_runs, mlflow_client, sweep_command
+from tests.cluster.conftest import (
+    HANG_SECONDS,
+    client_env,
+    experiment_runs,
+    mlflow_client,
+    sweep_command,
+)
 
 
 def test_two_sweeps_share_one_study(cluster, tmp_path, small_csvs, monkeypatch):
@@ -27,7 +33,7 @@ def test_two_sweeps_share_one_study(cluster, tmp_path, small_csvs, monkeypatch):
         )  # fmt: skip
         sweeps.append(subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True))
     for process in sweeps:
-        _, err = process.communicate(timeout=300)
+        _, err = process.communicate(timeout=HANG_SECONDS)
         assert process.returncode == 0, err
 
     optuna_storage.install()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.cluster import s3
 from tests.cluster.conftest import (
+    HANG_SECONDS,
     children_by_name,
     client_env,
     experiment_runs,
@@ -41,6 +42,12 @@ def test_slurm_sweep_runs_every_job_on_the_shared_server(
     assert jobs["optimizer.lr=0.05"].info.status == "FINISHED"
     assert jobs["optimizer.lr=1e+30"].info.status == "FAILED"
     assert "diverged in epoch 1" in jobs["optimizer.lr=1e+30"].data.tags["error"]
+    (parent,) = [r for r in runs if r.data.tags.get("sweep.parent") == "true"]
+    assert parent.info.status == "FAILED" and parent.data.tags["error"] == "1 of 2 jobs FAILED"
+    assert (parent.data.tags["sweep.jobs.finished"], parent.data.tags["sweep.jobs.failed"]) == (
+        "1",
+        "1",
+    )
     finished = jobs["optimizer.lr=0.05"]
     assert finished.info.artifact_uri.startswith("mlflow-artifacts:")  # through the server
     keys = [
@@ -60,42 +67,70 @@ def test_slurm_sweep_runs_every_job_on_the_shared_server(
     assert sorted(accounted) == sorted(f"{i}|COMPLETED" for i in ids), accounted
 
 
-def wait_for(condition, timeout: float = 240, what: str = "") -> None:
+def wait_for(condition, timeout: float = HANG_SECONDS, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(1)
 
 
-def test_a_job_cancelled_by_the_scheduler_is_a_killed_run(
+def elapsed_seconds(job: str, env: dict[str, str]) -> int:
+    """How long a running job has run, from squeue (``1:02``, ``1-00:00:05``)."""
+    shown = subprocess.run(
+        ["squeue", "-h", "-j", job, "-o", "%M"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    seconds = 0
+    for part in shown.split("-")[-1].split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def test_jobs_the_scheduler_ends_are_killed_runs_and_the_parent_says_so(
     slurm_cluster, tmp_path, small_csvs, monkeypatch
 ):
-    """scancel once the job trains: SIGTERM reaches the training, which ends its run KILLED."""
+    """Two jobs train; one is cancelled (scancel), the other outlives its time limit (lowered
+    below its elapsed time: SLURM sends SIGTERM at the limit, SIGKILL KillWait later). Both
+    trainings end their runs KILLED, sacct says CANCELLED and TIMEOUT, the sweep exits 1 (the
+    launcher got no result from them) and its parent run ends KILLED, counting them."""
     experiment = f"slurm-killed-{secrets.token_hex(4)}"
     command = sweep_command(
-        tmp_path, small_csvs, experiment, "optimizer.lr=0.01", "train.epochs=1000000", *SLURM,
-        f"hydra.launcher.name={experiment}", "hydra.launcher.timeout_min=10",
+        tmp_path, small_csvs, experiment, "optimizer.lr=0.01,0.02", "train.epochs=1000000",
+        *SLURM, f"hydra.launcher.name={experiment}", "hydra.launcher.timeout_min=10",
     )  # fmt: skip
     env = client_env(slurm_cluster)
-    sweep = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sweep = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = mlflow_client(slurm_cluster, monkeypatch)
 
-    def training() -> bool:
+    def both_training() -> bool:
         found = client.get_experiment_by_name(experiment)
         runs = client.search_runs([found.experiment_id]) if found else []
         jobs = list(children_by_name(runs).values())
-        return bool(jobs) and "train_loss" in jobs[0].data.metrics
+        return len(jobs) == 2 and all("train_loss" in job.data.metrics for job in jobs)
 
     try:
-        wait_for(training, what="the job's training")
-        # one job: submitit names its folder after the plain job id
-        submitted = (tmp_path / "sweep" / ".submitit").iterdir()
-        ids = [p.name for p in submitted if re.fullmatch(r"\d+(_\d+)?", p.name)]
-        assert ids
-        subprocess.run(["scancel", *ids], env=env, check=True)
-        sweep.wait(timeout=120)
+        wait_for(both_training, what="both jobs' training")
+        # the launcher waits for the jobs in order and stops at the first without a result:
+        # the first outlives its time limit, after the second is cancelled
+        timed_out, cancelled = sorted(array_ids(tmp_path / "sweep"))
+        subprocess.run(["scancel", cancelled], env=env, check=True)
+        wait_for(lambda: elapsed_seconds(timed_out, env) > 65, what="a minute of the job")
+        limit = ["scontrol", "update", f"JobId={timed_out}", "TimeLimit=1"]  # minutes
+        subprocess.run(limit, env=env, check=True)
+        _, err = sweep.communicate(timeout=HANG_SECONDS)
     finally:
         sweep.kill()
-    (job,) = children_by_name(experiment_runs(client, experiment)).values()
-    assert job.info.status == "KILLED"
-    assert job.data.tags["error"] == "interrupted"
+    assert sweep.returncode == 1, err
+    runs = experiment_runs(client, experiment)
+    jobs = children_by_name(runs)
+    assert {job.info.status for job in jobs.values()} == {"KILLED"}
+    assert {job.data.tags["error"] for job in jobs.values()} == {"interrupted"}
+    accounted = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-j", cancelled.split("_")[0], "-o", "JobID,State"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert f"{timed_out}|TIMEOUT" in accounted, accounted
+    assert any(line.startswith(f"{cancelled}|CANCELLED") for line in accounted), accounted
+    (parent,) = [r for r in runs if r.data.tags.get("sweep.parent") == "true"]
+    assert parent.info.status == "KILLED"
+    assert parent.data.tags["sweep.jobs.killed"] == "2"
+    assert parent.data.tags["error"] == "2 of 2 jobs KILLED"

@@ -1,5 +1,7 @@
-"""The shared server on PostgreSQL with artifacts in S3: four jobs logging at once, and the S3
-server going away while artifacts upload (a warning; every output on disk; exit 0)."""
+"""The shared server on PostgreSQL with artifacts in S3: four jobs logging at once; the S3
+server going away while artifacts upload (a warning; every output on disk; exit 0); the
+tracking server restarted in the middle of a SLURM sweep (no job hangs; runs complete or
+reported incomplete)."""
 
 import secrets
 import signal
@@ -9,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cluster import s3
+from pipeline.cluster import daemon, mlflow_server, s3
+from pipeline.cluster.postgres import Postgres
 from pipeline.config import compose, to_yaml
 from tests.cluster.conftest import (
+    HANG_SECONDS,
     children_by_name,
     client_env,
     experiment_runs,
@@ -72,7 +76,7 @@ def test_s3_down_while_artifacts_upload_warns_and_keeps_outputs(cluster, tmp_pat
                 s3.stop(folder)
                 train.send_signal(signal.SIGCONT)
                 break
-        _, err = train.communicate(timeout=300)
+        _, err = train.communicate(timeout=HANG_SECONDS)
     finally:
         train.kill()
         s3.start(folder, port)  # empty again: the buckets are made anew
@@ -81,3 +85,62 @@ def test_s3_down_while_artifacts_upload_warns_and_keeps_outputs(cluster, tmp_pat
     assert "warning: " in err and "to MLflow failed" in err, err
     assert (tmp_path / "models" / "model.npz").is_file()
     assert (tmp_path / "reports" / "history.csv").is_file()
+
+
+@pytest.mark.cluster_fault
+def test_server_restarted_during_a_slurm_sweep(slurm_cluster, tmp_path, small_csvs, monkeypatch):
+    """The tracking server stops while both jobs of a SLURM sweep train, and starts again (as
+    an operator's restart does, on the same port). No job hangs; the sweep exits 0; every job
+    writes its outputs; each run is complete (FINISHED, every epoch and the evaluation logged)
+    or its job warned that it is incomplete."""
+    from tests.cluster.test_slurm_sweep import SLURM, array_ids, wait_for
+
+    experiment = f"restart-{secrets.token_hex(4)}"
+    epochs = 300
+    command = sweep_command(
+        tmp_path, small_csvs, experiment, "optimizer.lr=0.01,0.02", f"train.epochs={epochs}",
+        *SLURM, "hydra.launcher.timeout_min=10",
+    )  # fmt: skip
+    sweep = subprocess.Popen(
+        command, env=client_env(slurm_cluster), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    client = mlflow_client(slurm_cluster, monkeypatch)
+    folder = Path(slurm_cluster.folder) / "mlflow"
+    port = int(slurm_cluster.tracking_uri.rsplit(":", 1)[1])
+    pg_port = int(slurm_cluster.optuna_storage.rsplit(":", 1)[1].split("/")[0])
+    store = Postgres(Path(slurm_cluster.folder) / "postgres", pg_port)
+
+    def both_training() -> bool:
+        found = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([found.experiment_id]) if found else []
+        jobs = list(children_by_name(runs).values())
+        return len(jobs) == 2 and all("train_loss" in job.data.metrics for job in jobs)
+
+    try:
+        wait_for(both_training, what="both jobs' training")
+        mlflow_server.stop(folder)
+        mlflow_server.start(folder, port, store, slurm_cluster.s3_endpoint)
+        _, err = sweep.communicate(timeout=HANG_SECONDS)
+    finally:
+        sweep.kill()
+        if not daemon.running(folder, mlflow_server.NAME):
+            mlflow_server.start(folder, port, store, slurm_cluster.s3_endpoint)
+    assert sweep.returncode == 0, err
+    sweep_dir = tmp_path / "sweep"
+    assert len(list(sweep_dir.glob("*/model.npz"))) == 2
+    assert len(list(sweep_dir.glob("*/reports/metrics.json"))) == 2
+    job_logs = "".join(
+        (sweep_dir / ".submitit" / job / f"{job}_0_log.err").read_text()
+        for job in array_ids(sweep_dir)
+    )
+    runs = experiment_runs(client, experiment)
+    for job in children_by_name(runs).values():
+        steps = {m.step for m in client.get_metric_history(job.info.run_id, "train_loss")}
+        complete = (
+            job.info.status == "FINISHED"
+            and steps == set(range(1, epochs + 1))
+            and "test_accuracy" in job.data.metrics
+        )
+        reported = f"MLflow run {job.info.run_id} is incomplete" in job_logs
+        assert complete or reported, (job.info.status, len(steps), job_logs[-3000:])
