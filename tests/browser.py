@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -31,7 +32,12 @@ def above_four(fd: int) -> int:
 class Browser:
     """One headless Chromium with one tab; ``close()`` (or ``with``) ends the process."""
 
-    def __init__(self, chromium: str, window: tuple[int, int] = (1400, 900)) -> None:
+    def __init__(
+        self, chromium: str, window: tuple[int, int] = (1400, 900), cancel_logins: bool = False
+    ) -> None:
+        """``cancel_logins``: answer a page's login prompt (a 401 asking for basic auth) as a
+        person who has no password does, so that the page shows the server's 401 body; without
+        it, headless Chromium leaves a blank page waiting for the prompt."""
         self._profile = tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True)
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
@@ -67,10 +73,22 @@ class Browser:
         os.close(replies_write)
         self._buffer = b""
         self._last_id = 0
+        self._handlers: dict[str, Callable[[dict], None]] = {}
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
         self._session = self.send("Target.attachToTarget", targetId=target, flatten=True)[
             "sessionId"
         ]
+        if cancel_logins:
+            # every request then waits for a word from us: let it go, and cancel each prompt
+            self._handlers["Fetch.requestPaused"] = lambda event: self._post(
+                "Fetch.continueRequest", requestId=event["requestId"]
+            )
+            self._handlers["Fetch.authRequired"] = lambda event: self._post(
+                "Fetch.continueWithAuth",
+                requestId=event["requestId"],
+                authChallengeResponse={"response": "CancelAuth"},
+            )
+            self.send("Fetch.enable", in_tab=True, handleAuthRequests=True)
 
     def __enter__(self) -> "Browser":
         return self
@@ -92,18 +110,26 @@ class Browser:
         self._profile.cleanup()
 
     def send(self, method: str, *, in_tab: bool = False, **params: Any) -> dict:
-        """One DevTools command (to the browser, or to the tab); its result."""
+        """One DevTools command (to the browser, or to the tab); its result. Events that
+        arrive meanwhile go to their handlers."""
+        sent = self._post(method, in_tab=in_tab, **params)
+        while True:
+            reply = self._read()
+            if reply.get("id") == sent:  # other replies are to commands nobody waits for
+                if "error" in reply:
+                    raise BrowserError(f"{method}: {reply['error']}")
+                return reply["result"]
+            if (handler := self._handlers.get(reply.get("method", ""))) is not None:
+                handler(reply["params"])
+
+    def _post(self, method: str, *, in_tab: bool = True, **params: Any) -> int:
+        """Send a command without waiting for its reply (to the tab unless told); its id."""
         self._last_id += 1
         message: dict[str, Any] = {"id": self._last_id, "method": method, "params": params}
         if in_tab:
             message["sessionId"] = self._session
         os.write(self._commands, json.dumps(message).encode() + b"\0")
-        while True:
-            reply = self._read()
-            if reply.get("id") == self._last_id:  # events and other replies are not ours
-                if "error" in reply:
-                    raise BrowserError(f"{method}: {reply['error']}")
-                return reply["result"]
+        return self._last_id
 
     def _read(self) -> dict:
         while b"\0" not in self._buffer:

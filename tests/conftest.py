@@ -29,7 +29,10 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 # (by hand, long: HYPOTHESIS_PROFILE=fuzz pytest tests/pipeline/test_digits_csv_fuzz.py;
 # FUZZ_EXAMPLES=... sets how many files each test tries, 20,000 unless told).
 _QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=_QUIET)
+# Hypothesis derandomises by itself wherever CI is set: "dev" and "fuzz" say they draw afresh.
+settings.register_profile(
+    "dev", max_examples=40, deadline=None, derandomize=False, suppress_health_check=_QUIET
+)
 settings.register_profile(
     "ci", max_examples=40, deadline=None, derandomize=True, suppress_health_check=_QUIET
 )
@@ -37,6 +40,7 @@ settings.register_profile(
     "fuzz",
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20000")),
     deadline=None,
+    derandomize=False,
     suppress_health_check=_QUIET,
     print_blob=True,
 )

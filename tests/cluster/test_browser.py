@@ -33,7 +33,7 @@ def test_the_ui_shows_runs_to_a_logged_in_browser_only(cluster, monkeypatch):
     ui = f"{cluster.tracking_uri}/#/experiments/{experiment_id}"
     runs_url = f"{ui}?workflowType=machine_learning"
 
-    with Browser(CHROMIUM) as browser:
+    with Browser(CHROMIUM, cancel_logins=True) as browser:
         browser.send_headers(login)
         runs_page = browser.open(runs_url, run_name, "Run Name")
         run_page = browser.open(
