@@ -174,7 +174,7 @@ def test_repro_reruns_exactly_what_changed(project):
 @pytest.mark.long
 def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     """What `make run` does on a fresh clone: `dvc repro` of the default recipe fetches the
-    real MNIST and reaches the README's 98.26 % (>= 98.0 % wherever BLAS rounds differently);
+    real MNIST and reaches the README's 98.24 % (>= 98.0 % wherever BLAS rounds differently);
     its MLflow run is named after the commit, and its logged model, loaded with
     mlflow.pyfunc, reads the first 1,000 test digits as the README says (984 right)."""
     import mlflow
@@ -214,7 +214,8 @@ def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     assert right >= 970
     model_md5 = hashlib.md5((project / "models" / "model.npz").read_bytes()).hexdigest()
     if model_md5 == committed_md5("models/model.npz"):  # the committed model, bit for bit
-        assert metrics["test"]["accuracy"] == 0.9826 and right == 984
+        assert metrics == json.loads((PROJECT_ROOT / "reports" / "metrics.json").read_text())
+        assert right == 984
 
     run(project, "python", "-m", "pipeline.tools.params", "data.val_size=4000")
     # what would rerun starts at prepare (a dry run cannot tell what prepare's new outputs
