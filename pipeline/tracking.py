@@ -234,6 +234,9 @@ def config_tree(cfg: Config) -> dict[str, Any]:
     return tree
 
 
+DVC_WRITTEN = ("dvc.lock", "reports")
+
+
 def git_tags() -> dict[str, str]:
     def git(*args: str) -> str:
         result = subprocess.run(
@@ -244,7 +247,9 @@ def git_tags() -> dict[str, str]:
     commit = git("rev-parse", "HEAD")
     if not commit:
         return {}
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    # what `dvc repro` itself rewrites before a stage runs is not a change to the code
+    written_by_dvc = [f":(exclude){path}" for path in DVC_WRITTEN]
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *written_by_dvc))
     return {
         "git.commit": commit,
         "mlflow.source.git.commit": commit,

@@ -1,6 +1,7 @@
 """The README quotes the default recipe's results; they are the committed ``reports/`` (which
 ``tests/test_dvc_lock.py`` ties to the committed code, and ``tests/test_recipes.py`` trains
-afresh): the accuracy and loss, the first and last epoch lines, the network's size."""
+afresh): the accuracy and loss, the first and last epoch lines, the network's size. Its table of
+the other recipes quotes ``reports/recipes.json``, which ``make bench-recipes`` measures."""
 
 import csv
 import json
@@ -15,6 +16,7 @@ README = (PROJECT_ROOT / "README.md").read_text()
 PROSE = " ".join(README.split())  # line breaks as spaces: a reflowed paragraph says the same
 METRICS = json.loads((PROJECT_ROOT / "reports" / "metrics.json").read_text())
 HISTORY = list(csv.DictReader((PROJECT_ROOT / "reports" / "history.csv").open()))
+RECIPES = json.loads((PROJECT_ROOT / "reports" / "recipes.json").read_text())
 
 
 def test_the_readme_quotes_the_committed_test_and_validation_results():
@@ -56,3 +58,21 @@ def test_the_readmes_architecture_tag_and_parameter_count_are_the_default_networ
     assert network.parameter_count == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
     assert f"`model.architecture` (`{architecture(network)}`)" in PROSE
     assert f"`model.parameter_count` (`{network.parameter_count}`)" in PROSE
+
+
+@pytest.mark.parametrize("recipe", ["mlp_best", "cnn", "cnn_augmented"])
+def test_the_readmes_recipe_table_is_what_bench_recipes_measured(recipe):
+    measured = RECIPES[recipe]
+    (row,) = [line for line in README.splitlines() if line.startswith(f"| `experiment={recipe}` |")]
+    assert measured["test_n"] == 10_000
+    assert f"| **{measured['test_accuracy'] * 100:.2f} %** |" in row
+    assert (
+        f"{measured['training_seconds'] / 60:.1f} min ({measured['epochs']} epochs of "
+        f"{measured['median_epoch_seconds']:.1f} s"
+    ) in row
+    assert f"`{recipe}` {measured['peak_memory_gb']:.2f} GB" in PROSE
+
+
+def test_the_readmes_cnn_augmented_epoch_is_what_bench_recipes_measured():
+    seconds = RECIPES["cnn_augmented"]["median_epoch_seconds"]
+    assert f"(batch norm, dropout, augmentation, validation) takes {seconds:.1f} s" in PROSE

@@ -255,3 +255,25 @@ def outage_at_epoch_3(folder: Path, small_csvs, server: MlflowServer) -> None:
     evaluated = run([sys.executable, "-m", "pipeline.stages.evaluate"], folder, server.uri)
     assert "warning: logging the evaluation into run" in evaluated.stderr
     assert (folder / "reports" / "metrics.json").is_file()
+
+
+def test_git_dirty_ignores_what_dvc_repro_rewrites_but_not_the_code(tmp_path, monkeypatch):
+    """`dvc repro` rewrites dvc.lock (and reports/) before train starts: a run of committed
+    code is still `git.dirty=false`; an edited source file makes it `true`."""
+    from pipeline import tracking
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    for name in ("code.py", "dvc.lock", "reports/metrics.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("committed\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "c")
+    monkeypatch.setattr(tracking, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "dvc.lock").write_text("rewritten by dvc\n")
+    (tmp_path / "reports" / "metrics.json").write_text("rewritten by evaluate\n")
+    assert tracking.git_tags()["git.dirty"] == "false"
+    (tmp_path / "code.py").write_text("edited\n")
+    assert tracking.git_tags()["git.dirty"] == "true"

@@ -1,0 +1,44 @@
+"""``make bench-recipes``'s own logic; the benchmark itself trains for minutes (see
+``tests/test_readme_numbers.py`` for the figures it wrote)."""
+
+import argparse
+import json
+
+import pytest
+
+from pipeline.tools.bench_recipes import (
+    job_metrics,
+    parse_args,
+    recipe_command,
+    recipe_names,
+    report_line,
+)
+
+
+def test_recipes_are_files_of_conf_experiment():
+    assert parse_args(["--recipes", "cnn,mlp_best"]).recipes == ["cnn", "mlp_best"]
+    assert parse_args([]).recipes == ["mlp_best", "cnn", "cnn_augmented"]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"conf/experiment/nope.yaml"):
+        recipe_names("cnn,nope")
+
+
+def test_overrides_follow_the_recipe_and_the_sweep_folder_comes_last(tmp_path):
+    args = parse_args(["--recipes", "cnn", "train.epochs=1"])
+    command = recipe_command(args.recipes[0], args.overrides, tmp_path)
+    assert command[1:] == [
+        "-m", "pipeline.tools.sweep", "-m", "experiment=cnn", "train.epochs=1",
+        f"hydra.sweep.dir={tmp_path}",
+    ]  # fmt: skip
+
+
+def test_the_one_jobs_metrics_are_read_and_reported(tmp_path):
+    reports = tmp_path / "0" / "reports"
+    reports.mkdir(parents=True)
+    (reports / "metrics.json").write_text(json.dumps({"test": {"accuracy": 0.9934, "n": 10000}}))
+    assert job_metrics(tmp_path)["test"]["accuracy"] == 0.9934
+    result = {
+        "test_accuracy": 0.9934, "epochs": 15, "median_epoch_seconds": 18.6,
+        "training_seconds": 279.0, "peak_memory_gb": 0.61, "wall_seconds": 300.0,
+    }  # fmt: skip
+    line = report_line("cnn", result)
+    assert "99.34%" in line and "15 epochs of 18.6 s (4.7 min)" in line and "0.61 GB" in line
