@@ -80,6 +80,8 @@ ReturnToService=2
 KillWait=20
 MinJobAge=3600
 SchedulerParameters=sched_interval=1
+# listen on the addresses above (127.0.0.1), not on every interface
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
 PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
@@ -92,6 +94,7 @@ AuthInfo=socket={folder / "munge" / "munge.sock"}
 DbdHost=localhost
 DbdAddr=127.0.0.1
 DbdPort={ports.slurmdbd}
+CommunicationParameters=NoInAddrAny
 SlurmUser={getpass.getuser()}
 LogFile={folder / "slurmdbd.log"}
 PidFile={folder / "slurmdbd.internal.pid"}
