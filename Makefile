@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test test-quick lint format params lock clean ui bench bench-sweep bench-recipes cluster cluster-stop audit
+.PHONY: run test test-quick lint format params lock clean ui bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
@@ -46,6 +46,9 @@ bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor 
 
 bench-sweep: $(STAMP)  ## a 4-job learning-rate sweep, sequential vs joblib with 2 jobs (after make run)
 	neuralscratch-bench-sweep
+
+bench-loop: $(STAMP)  ## one experiment's seconds beyond its epochs, phase by phase, and the 4-job sweep on both cores (after make run; about 6 min)
+	python -m pipeline.tools.bench_loop
 
 bench-recipes: $(STAMP)  ## each recipe of conf/experiment/: its test accuracy, time and memory (after make run; about 20 min)
 	python -m pipeline.tools.bench_recipes

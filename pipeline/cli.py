@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pipeline import phases
 from pipeline.errors import PipelineError
 
 # scratchnn's own user errors, by name: importing scratchnn here would put the whole network
@@ -78,7 +79,9 @@ def refuse_arguments(stage: str, arguments: list[str]) -> None:
 def run_stage(main: Callable[[], None], takes_arguments: bool = True) -> None:
     """Run an entry point with one-line user errors; a stage that reads only params.yaml
     (``takes_arguments=False``) refuses a command line instead of ignoring it."""
+    phases.process_started()
     with user_errors_exit():
         if not takes_arguments:
             refuse_arguments(Path(sys.argv[0]).stem, sys.argv[1:])
         main()
+    phases.process_ended()

@@ -1,8 +1,9 @@
 """The figures ``evaluate`` writes as PNG: confusion matrix, misclassified digits, training curves.
 
 Drawn with matplotlib's object API (``Figure``, rendered by Agg): no pyplot, no global state and
-no display needed. Each ``*_figure`` function returns a Figure; ``save_png`` writes it atomically.
-PNGs carry no software-version metadata, so the same inputs give the same bytes.
+no display needed; on fixed margins (constrained layout cost 0.4 s of every evaluation). Each
+``*_figure`` function returns a Figure; ``save_png`` writes it atomically. PNGs carry no
+software-version metadata, so the same inputs give the same bytes.
 """
 
 from pathlib import Path
@@ -28,7 +29,7 @@ def confusion_figure(confusion: np.ndarray, title: str) -> Figure:
     cell annotated with its count. The colours are on a log scale: the diagonal holds ~1,000
     images per digit and the mistakes a handful, which a linear scale would paint all alike."""
     n = len(confusion)
-    figure = Figure(figsize=(7.2, 6.2), layout="constrained")
+    figure = Figure(figsize=(7.2, 6.2))
     ax = figure.add_subplot()
     counts = np.ma.masked_equal(confusion, 0)  # zero cells stay white
     norm = LogNorm(vmin=1, vmax=max(int(confusion.max()), 2))
@@ -52,6 +53,7 @@ def confusion_figure(confusion: np.ndarray, title: str) -> Figure:
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     ax.set_title(title)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93)
     return figure
 
 
@@ -79,7 +81,7 @@ def misclassified_figure(
     Ink is drawn dark on white, on a fixed 0..1 scale (no per-image contrast stretch)."""
     chosen = most_confident_mistakes(labels, probabilities, count)
     rows = max(1, -(-len(chosen) // columns))
-    figure = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5), layout="constrained")
+    figure = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5))
     figure.suptitle(title)
     axes = figure.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
@@ -94,6 +96,8 @@ def misclassified_figure(
         )
     if not len(chosen):
         axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    top = 1 - 0.45 / (1.55 * rows + 0.5)  # the title's 0.45 inch
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=top, wspace=0.1, hspace=0.45)
     return figure
 
 
@@ -101,7 +105,7 @@ def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
     """Loss and accuracy (train vs validation) and the learning rate, per epoch, from the
     ``history.csv`` that ``train`` writes (columns epoch, lr, train_loss, train_accuracy,
     val_loss, val_accuracy)."""
-    figure = Figure(figsize=(13, 3.8), layout="constrained")
+    figure = Figure(figsize=(13, 3.8))
     figure.suptitle(title)
     loss_ax, accuracy_ax, lr_ax = figure.subplots(1, 3)
     epochs = history["epoch"]
@@ -127,4 +131,5 @@ def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
         ax.grid(alpha=0.3)
     loss_ax.legend()
     accuracy_ax.legend()
+    figure.subplots_adjust(left=0.06, right=0.99, bottom=0.14, top=0.83, wspace=0.28)
     return figure

@@ -34,6 +34,7 @@ from filelock import FileLock, Timeout
 from omegaconf import OmegaConf
 
 import scratchnn as sn
+from pipeline import phases
 from pipeline.cli import INTERRUPTED, shielded
 from pipeline.config import PROJECT_ROOT, Config, PipelineError
 from pipeline.io import write_json
@@ -432,7 +433,9 @@ def run_status(run: Run | None) -> Iterator[Run | None]:
     except BaseException as error:
         _finish(run, "FAILED", redact_text(f"{type(error).__name__}: {error}")[:5000])
         raise
-    if not run.attempt(lambda: run.end("FINISHED"), "ending the run"):
+    with phases.timed("tracking: ending the run"):
+        ended = run.attempt(lambda: run.end("FINISHED"), "ending the run")
+    if not ended:
         print(
             f"warning: MLflow run {run.run_id} is incomplete (it may still show RUNNING); "
             "this training's outputs are all on disk",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 import scratchnn as sn
-from pipeline import learned, plots, tracking
+from pipeline import phases, tracking
 from pipeline.artifacts import (
     ACTIVATIONS_PNG,
     CLASSES_FILE,
@@ -33,6 +33,7 @@ from pipeline.artifacts import (
 )
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
+from pipeline.evaluation_log import EvaluationLog
 from pipeline.io import write_json, write_text
 from pipeline.models import load_model, probabilities
 
@@ -106,6 +107,8 @@ def write_figures(
 
     The training curves need train's ``history.csv`` in the same folder; without it (weights
     that were not trained here) that figure is skipped and any old one removed."""
+    from pipeline import learned, plots  # matplotlib (0.7 s) loads after main() has started
+
     figures = [
         (f"Confusion matrix ({split} split)", CONFUSION_PNG),
         (f"Most confidently misclassified ({split} split)", MISCLASSIFIED_PNG),
@@ -139,10 +142,11 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
 
     The data is cast to the network's dtype: float64 weights (the original script's) run in
     float64 on float32-prepared data too."""
-    if network is None:
-        network = load_model(cfg.paths.model, dtype=np.dtype(cfg.dtype.value))
-    x_val, y_val = load_split(cfg.paths.prepared, "val")
-    x_test, y_test = load_split(cfg.paths.prepared, "test")
+    with phases.timed("data loading"):
+        if network is None:
+            network = load_model(cfg.paths.model, dtype=np.dtype(cfg.dtype.value))
+        x_val, y_val = load_split(cfg.paths.prepared, "val")
+        x_test, y_test = load_split(cfg.paths.prepared, "test")
     assert y_val is not None
     x_val, x_test = (x.astype(network.dtype, copy=False) for x in (x_val, x_test))
     metrics: dict = {}
@@ -170,36 +174,30 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
     classes = per_class_scores(confusion)
     reports = Path(cfg.paths.reports)
     probs = probabilities(network, x)
-    figures = write_figures(reports, split, x, labels, probs, confusion, network)
+    with phases.timed("figures"):
+        figures = write_figures(reports, split, x, labels, probs, confusion, network)
     report = markdown_report(split, note, loss, acc, len(labels), classes, confusion, figures)
-    write_json(reports / METRICS_FILE, metrics)
-    write_text(
-        reports / PREDICTIONS_FILE,
-        pd.DataFrame({"actual": labels, "predicted": predicted}).to_csv(index=False),
-    )
-    write_text(reports / CLASSES_FILE, classes.to_csv(index=False, float_format="%.6f"))
-    write_text(reports / REPORT_FILE, report)
+    with phases.timed("writing outputs"):
+        write_json(reports / METRICS_FILE, metrics)
+        predictions = pd.DataFrame({"actual": labels, "predicted": predicted})
+        write_text(reports / PREDICTIONS_FILE, predictions.to_csv(index=False))
+        write_text(reports / CLASSES_FILE, classes.to_csv(index=False, float_format="%.6f"))
+        write_text(reports / REPORT_FILE, report)
     return metrics, report
-
-
-def log_evaluation(run: tracking.Run, cfg: Config, metrics: dict) -> None:
-    """Test metrics (at the last epoch's step) and every report file, into the training's run."""
-    if "test" in metrics:
-        values = {f"test_{key}": metrics["test"][key] for key in ("accuracy", "loss")}
-        run.log_metrics(values, step=cfg.train.epochs)
-    run.log_artifacts(cfg.paths.reports, "reports")
 
 
 def main() -> None:
     cfg = load_params()
-    metrics, report = evaluate(cfg)
-    print(report, end="")
     run_id = tracking.read_run_file(Path(cfg.paths.reports) / RUN_FILE)
-    if cfg.tracking.enabled and run_id:  # the reports are written: a tracking failure only warns
-        tracking.best_effort(
-            lambda: log_evaluation(tracking.resume_run(run_id), cfg, metrics),
-            f"logging the evaluation into run {run_id}",
-        )
+    if not (cfg.tracking.enabled and run_id):
+        metrics, report = evaluate(cfg)
+        print(report, end="")
+        return
+    with EvaluationLog(run_id) as log:  # opens the run on the other core meanwhile
+        metrics, report = evaluate(cfg)
+        print(report, end="", flush=True)
+        # the reports are written: a tracking failure only warns
+        log.send(metrics, cfg.paths.reports, step=cfg.train.epochs)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 import scratchnn as sn
-from pipeline import checkpoint, datasets, logged_model, tracking
+from pipeline import checkpoint, datasets, logged_model, phases, tracking
 from pipeline.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
@@ -47,8 +47,9 @@ def train(
     With ``checkpoint_file``, a checkpoint (naming MLflow run ``run_id``) is written after every
     epoch; with ``resume``, training goes on from such a checkpoint.
     """
-    x, y = load_split(cfg.paths.prepared, "train")
-    validation = load_split(cfg.paths.prepared, "val")
+    with phases.timed("data loading"):
+        x, y = load_split(cfg.paths.prepared, "train")
+        validation = load_split(cfg.paths.prepared, "val")
     assert y is not None and validation[1] is not None
     network = build_network(cfg, n_inputs=x.shape[1], n_classes=N_CLASSES)
     optimizer = build_optimizer(cfg)
@@ -75,26 +76,28 @@ def train(
                 history,
                 run_id,
             )
-            checkpoint.save(checkpoint_file, state, stamp)
+            with phases.timed("checkpoints"):
+                checkpoint.save(checkpoint_file, state, stamp)
         if on_epoch_end is not None:
             on_epoch_end(metrics)
 
-    sn.fit(
-        network,
-        optimizer,
-        build_schedule(cfg),
-        x.astype(network.dtype, copy=False),
-        y,
-        epochs=cfg.train.epochs,
-        batch_size=cfg.train.batch_size,
-        rng=rng,
-        validation=(validation[0].astype(network.dtype, copy=False), validation[1]),
-        weight_decay=cfg.train.weight_decay,
-        on_epoch_end=after_epoch,
-        start_epoch=len(history),
-        augment=build_augment(cfg),
-        on_batch_end=on_batch_end,
-    )
+    with phases.timed("epochs"):
+        sn.fit(
+            network,
+            optimizer,
+            build_schedule(cfg),
+            x.astype(network.dtype, copy=False),
+            y,
+            epochs=cfg.train.epochs,
+            batch_size=cfg.train.batch_size,
+            rng=rng,
+            validation=(validation[0].astype(network.dtype, copy=False), validation[1]),
+            weight_decay=cfg.train.weight_decay,
+            on_epoch_end=after_epoch,
+            start_epoch=len(history),
+            augment=build_augment(cfg),
+            on_batch_end=on_batch_end,
+        )
     return network, history
 
 
@@ -107,7 +110,7 @@ def history_csv(history: list[sn.EpochMetrics]) -> str:
 
 def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetrics]) -> None:
     """The weights to ``paths.model`` and the per-epoch history to ``paths.reports``."""
-    with atomic_file(cfg.paths.model) as file:
+    with phases.timed("writing outputs"), atomic_file(cfg.paths.model) as file:
         sn.save_weights(network, file)
     write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history))
 
@@ -126,11 +129,13 @@ def train_tracked(
     def on_epoch_end(metrics: sn.EpochMetrics) -> None:
         if echo:
             print(progress_line(metrics, cfg.train.epochs), flush=True)
-        epoch_logger(metrics)
+        with phases.timed("tracking: logging epochs"):
+            epoch_logger(metrics)
 
     if run is not None:
-        inputs = datasets.dataset_inputs(cfg.paths.prepared)
-        run.attempt(lambda: run.log_inputs(inputs), "logging the datasets")
+        with phases.timed("tracking: starting the run"):
+            inputs = datasets.dataset_inputs(cfg.paths.prepared)
+            run.attempt(lambda: run.log_inputs(inputs), "logging the datasets")
     run_id = run.run_id if run else None
     first_epoch = 1 + (resume.epoch if resume is not None else 0)
     bar = batch_progress(cfg.train.epochs, first_epoch) if echo else None
@@ -140,7 +145,8 @@ def train_tracked(
         checkpoint_file.unlink(missing_ok=True)
     tracking.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run, cfg.tracking.experiment)
     if run is not None:
-        log_network(run, network, cfg)
+        with phases.timed("tracking: logging the model"):
+            log_network(run, network, cfg)
     return history
 
 
@@ -166,7 +172,8 @@ def main() -> None:
     if resumed is not None and resumed.run_id and cfg.tracking.enabled:
         run = tracking.reopen_run(resumed.run_id, resumed.history)  # the killed run goes on
     else:
-        run = tracking.start_stage_run(cfg)
+        with phases.timed("tracking: starting the run"):
+            run = tracking.start_stage_run(cfg)
     with tracking.run_status(run):
         train_tracked(cfg, run, checkpoint_file=checkpoint_file, resume=resumed)
     print(f"train: weights -> {cfg.paths.model}")

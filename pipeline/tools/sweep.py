@@ -30,9 +30,10 @@ import scratchnn as sn
 from pipeline import optuna_storage, tracking
 from pipeline.cli import INTERRUPTED, user_errors_exit
 from pipeline.config import PROJECT_ROOT, Config, prepare_settings, validate
+from pipeline.evaluation_log import log_evaluation
 from pipeline.factory import check_model
 from pipeline.io import write_json
-from pipeline.stages.evaluate import evaluate, log_evaluation
+from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train_tracked
 from pipeline.tools.hydra_records import redact_job_records
@@ -169,7 +170,10 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
             history = train_tracked(cfg, run)
             metrics, _ = evaluate(cfg)
             if run is not None:
-                run.attempt(lambda: log_evaluation(run, cfg, metrics), "logging the evaluation")
+                run.attempt(
+                    lambda: log_evaluation(run, metrics, cfg.paths.reports, cfg.train.epochs),
+                    "logging the evaluation",
+                )
     except sn.TrainingDiverged as error:
         print(f"job {name!r}: {error}", file=sys.stderr)
         return float("nan")
