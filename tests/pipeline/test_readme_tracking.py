@@ -1,0 +1,49 @@
+"""README, "Tracking" and "A remote tracking server": where runs go, the line for a server
+that does not answer, and MLflow's run links switched off when the URI holds a password."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline import tracking
+from pipeline.config import PROJECT_ROOT
+from tests.conftest import free_port
+
+README = (PROJECT_ROOT / "README.md").read_text()
+
+
+def test_without_a_uri_runs_go_to_the_projects_own_sqlite_store(monkeypatch, tmp_path):
+    """ "Runs go to `MLFLOW_TRACKING_URI` if it is set, else to the project's own SQLite store
+    `mlflow.db` ..., at an absolute path resolved from the project root" (wherever the
+    process runs)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    uri = tracking.tracking_uri()
+    assert uri == f"sqlite:///{PROJECT_ROOT.resolve() / 'mlflow.db'}"
+    assert Path(uri.removeprefix("sqlite:///")).is_absolute()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+
+
+def test_an_unreachable_server_is_the_readmes_line():
+    """The README's line, word for word but for the port and the elided hint."""
+    (shown,) = re.findall(r"^error: cannot reach the MLflow tracking server at .*$", README, re.M)
+    port = free_port()  # nobody listens on it
+    with pytest.raises(tracking.TrackingError) as refused:
+        tracking.check_reachable(f"http://127.0.0.1:{port}", timeout=5)
+    line = re.sub(r"\(`mlflow server [^)]*\)", "(...)", f"error: {refused.value}")
+    assert line == shown.replace("5999", str(port))
+
+
+@pytest.mark.parametrize(
+    ("uri", "suppressed"),
+    [("http://user:secret@127.0.0.1:5999", True), ("http://127.0.0.1:5999", False)],
+)
+def test_credentials_in_the_uri_switch_off_mlflows_run_links(monkeypatch, uri, suppressed):
+    """ "With credentials in the URI, MLflow's own `View run at` links (which repeat the URI as
+    given) are switched off (`MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`)"."""
+    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", raising=False)
+    tracking.client_for(uri)  # a client only: nothing is sent to the server yet
+    assert (os.environ.get("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT") == "true") is suppressed
