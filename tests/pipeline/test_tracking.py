@@ -145,6 +145,9 @@ def test_sweep_jobs_are_child_runs_of_one_parent(tmp_path, small_csvs, launcher,
     children = [r for r in runs if r not in parents]
     assert len(parents) == 1 and len(children) == len(lrs)
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    sweep_id = f"{tmp_path.name}/sweep"  # README: `sweep <date>/<time>`, its jobs tagged `sweep`
+    assert parents[0].info.run_name == f"sweep {sweep_id}"
+    assert {r.data.tags["sweep"] for r in runs} == {sweep_id}
     assert {r.data.tags["mlflow.runName"] for r in children} == {f"optimizer.lr={lr}" for lr in lrs}
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("test_accuracy" in r.data.metrics for r in children)
