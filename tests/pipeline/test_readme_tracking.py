@@ -1,8 +1,11 @@
 """README, "Tracking" and "A remote tracking server": where runs go, the line for a server
 that does not answer, and MLflow's run links switched off when the URI holds a password."""
 
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,6 +47,56 @@ def test_an_unreachable_server_is_the_readmes_line():
 def test_credentials_in_the_uri_switch_off_mlflows_run_links(monkeypatch, uri, suppressed):
     """ "With credentials in the URI, MLflow's own `View run at` links (which repeat the URI as
     given) are switched off (`MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`)"."""
-    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", raising=False)
+    monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "")  # restored afterwards
+    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")
     tracking.client_for(uri)  # a client only: nothing is sent to the server yet
     assert (os.environ.get("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT") == "true") is suppressed
+
+
+STAGE = """\
+import json
+from pipeline import tracking
+print(json.dumps({"tags": tracking.dvc_tags(), "name": tracking.stage_run_name()}))
+"""
+
+
+def test_dvc_names_the_stage_and_the_run_is_named_after_the_commit_or_the_experiment(tmp_path):
+    """A run's name is "the DVC experiment's (`dvc exp run`), `repro 1a2b3c4` (`dvc repro` at
+    that commit)", and "from DVC `dvc.experiment`/`dvc.stage`" tags: what a stage that the real
+    `dvc` runs gets (the commit is the project's, whose code runs)."""
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    for name in ("DVC_EXP_NAME", "DVC_STAGE", "DVC_EXP_BASELINE_REV"):
+        env.pop(name, None)
+
+    def run(*command: str) -> None:
+        subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    (tmp_path / "stage.py").write_text(STAGE)
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  train:\n    cmd: python stage.py > seen.json\n    deps: [stage.py]\n"
+        "    outs: [seen.json]\n"
+    )
+    run("git", "init", "-q")
+    run("dvc", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "c")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=7", "HEAD"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+    run("dvc", "repro")
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == {"tags": {"dvc.stage": "train"}, "name": f"repro {commit}"}
+
+    run("dvc", "exp", "run", "-n", "lr-high", "--force")
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["name"] == "lr-high" and seen["tags"]["dvc.experiment"] == "lr-high"
+    assert seen["tags"]["dvc.stage"] == "train"
