@@ -15,7 +15,7 @@ README = " ".join((PROJECT_ROOT / "README.md").read_text().split())
 
 
 def test_the_mlflow_server_runs_one_worker_and_no_job_runner(tmp_path, monkeypatch):
-    """ "`pipeline.cluster` runs one worker (MLflow's default is 4 ...) and no job runner
+    """README: "`pipeline.cluster` runs one worker (MLflow's default is 4 ...) and no job runner
     (`MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`)"; basic auth, artifacts proxied to S3, on
     127.0.0.1; its secrets in owner-only files, none on the command line."""
     started = {}
@@ -49,7 +49,7 @@ def test_the_mlflow_server_runs_one_worker_and_no_job_runner(tmp_path, monkeypat
 
 
 def test_slurm_conf_gives_20_s_between_sigterm_and_sigkill(tmp_path):
-    """ "SIGKILL `KillWait` seconds later (20 s in `make cluster`'s `slurm.conf`)"; one node
+    """README: "SIGKILL `KillWait` seconds later (20 s in `make cluster`'s `slurm.conf`)"; one node
     with this machine's cores, partition `debug`, slurmdbd accounting, no cgroups."""
     ports = slurm.Ports(mariadb=1, slurmdbd=2, slurmctld=3, slurmd=4)
     conf = dict(

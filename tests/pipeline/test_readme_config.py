@@ -84,7 +84,7 @@ def test_the_slurm_launcher_takes_the_readmes_settings():
 
 
 def test_a_registered_layer_is_accepted_by_name():
-    """ "A new layer is one class with `@register("name")` and its tests; `build_network` and
+    """README: "A new layer is one class with `@register("name")` and its tests; `build_network` and
     the configuration then accept it by name"."""
 
     class Negate(Layer):

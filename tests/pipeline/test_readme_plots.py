@@ -8,7 +8,7 @@ from pipeline import plots
 
 
 def test_confusion_colours_are_on_a_log_scale():
-    """ "colours on a log scale, so the handful of mistakes per cell shows beside the ~1,000
+    """README: "colours on a log scale, so the handful of mistakes per cell shows beside the ~1,000
     correct ones": a cell of 3 is visibly coloured when the diagonal holds 1,000."""
     confusion = np.diag([1000] * 10)
     confusion[4, 9] = 3
@@ -19,7 +19,7 @@ def test_confusion_colours_are_on_a_log_scale():
 
 
 def test_at_most_24_mistakes_each_titled_with_its_row():
-    """ "the 24 test images the model got wrong with the highest confidence, each titled
+    """README: "the 24 test images the model got wrong with the highest confidence, each titled
     `true 4 → 9`, the probability it gave, and the row's index in the split"."""
     rng = np.random.default_rng(0)
     n = 60

@@ -49,7 +49,7 @@ def two_runs(tmp_path_factory) -> tuple[tuple[Path, str], tuple[Path, str]]:
 
 
 def test_two_runs_of_the_stages_write_the_same_files_but_run_json(two_runs):
-    """ "Two runs from scratch print the same losses to the last digit and write the same
+    """README: "Two runs from scratch print the same losses to the last digit and write the same
     model, history and metrics (only `reports/run.json`, the MLflow run's id, differs)"; the
     history leaves out wall-clock time, so it is byte-identical."""
     (a, first), (b, second) = two_runs

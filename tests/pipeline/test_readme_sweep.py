@@ -32,7 +32,7 @@ def hydra_config(*overrides: str):
 
 
 def test_a_job_reuses_the_prepared_data_only_when_its_settings_match(tmp_path, small_csvs):
-    """ "the sweep reuses the prepared data when its data settings match": a job of another
+    """README: "the sweep reuses the prepared data when its data settings match": a job of another
     learning rate or augmentation trains on the shared arrays; other data settings or another
     dtype prepare their own in the job's folder; the model and reports are the job's always."""
     base = tiny_overrides(tmp_path, small_csvs)
@@ -55,7 +55,7 @@ def test_a_job_reuses_the_prepared_data_only_when_its_settings_match(tmp_path, s
 
 
 def test_the_default_sweep_folder_is_multirun_date_time():
-    """ "Each job trains and evaluates into its own folder `multirun/<date>/<time>/<n>/`"."""
+    """README: "Each job trains and evaluates into its own folder `multirun/<date>/<time>/<n>/`"."""
     raw = hydra_config("optimizer.lr=0.01")
     with open_dict(raw):
         raw.hydra.job.num = 3
@@ -87,8 +87,8 @@ def test_a_job_returns_its_final_validation_accuracy(tmp_path, small_csvs):
 
 
 def test_a_diverging_job_prints_the_readmes_line_and_returns_nan(tmp_path, small_csvs, capsys):
-    """ "job 'optimizer.lr=1e+30': training diverged in epoch 1: the loss is nan; try a smaller
-    learning rate", and the sweep goes on (the job returns NaN instead of raising)."""
+    """README: "job 'optimizer.lr=1e+30': training diverged in epoch 1: the loss is nan; try a
+    smaller learning rate", and the sweep goes on (the job returns NaN instead of raising)."""
     (shown,) = re.findall(r"^job 'optimizer.lr=1e\+30': .*$", README, flags=re.MULTILINE)
     overrides = [*tiny_overrides(tmp_path, small_csvs), "tracking.enabled=false"]
     cfg = validate(compose([*overrides, "optimizer=sgd", "optimizer.lr=1e30"]))

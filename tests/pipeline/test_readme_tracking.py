@@ -18,8 +18,8 @@ README = (PROJECT_ROOT / "README.md").read_text()
 
 
 def test_without_a_uri_runs_go_to_the_projects_own_sqlite_store(monkeypatch, tmp_path):
-    """ "Runs go to `MLFLOW_TRACKING_URI` if it is set, else to the project's own SQLite store
-    `mlflow.db` ..., at an absolute path resolved from the project root" (wherever the
+    """README: "Runs go to `MLFLOW_TRACKING_URI` if it is set, else to the project's own SQLite
+    store `mlflow.db` ..., at an absolute path resolved from the project root" (wherever the
     process runs)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -45,8 +45,8 @@ def test_an_unreachable_server_is_the_readmes_line():
     [("http://user:secret@127.0.0.1:5999", True), ("http://127.0.0.1:5999", False)],
 )
 def test_credentials_in_the_uri_switch_off_mlflows_run_links(monkeypatch, uri, suppressed):
-    """ "With credentials in the URI, MLflow's own `View run at` links (which repeat the URI as
-    given) are switched off (`MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`)"."""
+    """README: "With credentials in the URI, MLflow's own `View run at` links (which repeat the
+    URI as given) are switched off (`MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`)"."""
     monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "")  # restored afterwards
     monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")
     tracking.client_for(uri)  # a client only: nothing is sent to the server yet

@@ -54,7 +54,7 @@ def main(folder: Path, *argv: str) -> str:
 
 
 def test_reports_go_to_outputs_original_by_default(project):
-    """ "The report files (and four figures; weights trained elsewhere have no training
+    """README: "The report files (and four figures; weights trained elsewhere have no training
     curves) go to `outputs/original/` ..., so the pipeline's `reports/` stay as they are"."""
     before = {p.name: p.read_bytes() for p in (project / "reports").iterdir()}
     out = main(project, "evaluate", str(SEED_WEIGHTS))
