@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 import scratchnn as sn
 from pipeline.config import Config
+from pipeline.datasets import split_digest
 from pipeline.io import atomic_file
 
 OPTIMIZER_PREFIX = "optimizer."
@@ -43,13 +44,19 @@ def checkpoint_path(cfg: Config) -> Path:
 
 
 def fingerprint(cfg: Config) -> str:
-    """What decides the training: every setting but paths and tracking, and the data."""
+    """What decides the training: every setting but paths and tracking, and the data: its
+    ``info.json`` and the content of the splits training reads (other images with the same
+    row and label counts have the same ``info.json``)."""
     settings = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
     assert isinstance(settings, dict)
     settings = {k: v for k, v in settings.items() if k not in ("paths", "tracking")}
-    info = Path(cfg.paths.prepared) / "info.json"
+    prepared = Path(cfg.paths.prepared)
+    info = prepared / "info.json"
     data = info.read_text() if info.is_file() else ""
-    return hashlib.sha256(json.dumps([settings, data], sort_keys=True).encode()).hexdigest()
+    content = [split_digest(prepared, split) for split in ("train", "val")]
+    return hashlib.sha256(
+        json.dumps([settings, data, content], sort_keys=True).encode()
+    ).hexdigest()
 
 
 def save(path: Path, checkpoint: Checkpoint, stamp: str) -> None:

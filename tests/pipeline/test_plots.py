@@ -15,6 +15,7 @@ from matplotlib.colors import to_rgba
 from PIL import Image
 
 from pipeline import plots
+from pipeline.config import PROJECT_ROOT
 from pipeline.stages import plots_template
 
 CHROMIUM = shutil.which("chromium")
@@ -227,3 +228,26 @@ def test_without_npm_the_template_still_builds_for_the_png_figures(tmp_path):
     assert "npm not found" in result.stderr and "PNG figures only" in result.stderr
     page = output.read_text()
     assert "{plot_divs}" in page and "<script" not in page
+
+
+def test_without_npm_the_committed_page_is_kept_with_a_warning(tmp_path):
+    """A machine with only Python and the committed page (a fresh clone): `dvc repro` keeps it,
+    Vega inline, byte for byte, and says why it did not rebuild it."""
+    committed = PROJECT_ROOT / plots_template.TEMPLATE
+    assert plots_template.is_complete(Path(committed).read_text())
+    output = tmp_path / "plots_template.html"
+    shutil.copyfile(committed, output)
+    venv_only = str(Path(sys.executable).parent)  # python, but no npm
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.stages.plots_template", str(output)],
+        env={"PATH": venv_only, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "warning: npm not found: the offline plots page needs Node.js's npm to fetch vega "
+        f"(Debian: apt-get install npm); keeping {output}, which has Vega inline\n"
+    )
+    assert output.read_bytes() == Path(committed).read_bytes()

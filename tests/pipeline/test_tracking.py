@@ -90,11 +90,13 @@ def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_
     assert params["optimizer.momentum"] == "0.9"  # a default params.yaml leaves out
     assert params["model.layers.0.units"] == "16" and params["model.layers.1.type"] == "relu"
     assert params["optimizer.lr"] == "0.002" and params["train.epochs"] == "3"
-    for metric in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+    per_epoch = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds")
+    for metric in per_epoch:
         history = client.get_metric_history(only.info.run_id, metric)
         assert sorted(m.step for m in history) == [1, 2, 3], metric
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     assert only.data.metrics["test_accuracy"] == metrics["test"]["accuracy"]
+    assert only.data.metrics["test_loss"] == pytest.approx(metrics["test"]["loss"])
     tags = only.data.tags
     assert len(tags["git.commit"]) == 40 and tags["git.dirty"] in ("true", "false")
     assert tags["command"] == "python -m pipeline.stages.train" and len(tags["data.hash"]) == 16
@@ -145,6 +147,9 @@ def test_sweep_jobs_are_child_runs_of_one_parent(tmp_path, small_csvs, launcher,
     children = [r for r in runs if r not in parents]
     assert len(parents) == 1 and len(children) == len(lrs)
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    sweep_id = f"{tmp_path.name}/sweep"  # README: `sweep <date>/<time>`, its jobs tagged `sweep`
+    assert parents[0].info.run_name == f"sweep {sweep_id}"
+    assert {r.data.tags["sweep"] for r in runs} == {sweep_id}
     assert {r.data.tags["mlflow.runName"] for r in children} == {f"optimizer.lr={lr}" for lr in lrs}
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("test_accuracy" in r.data.metrics for r in children)

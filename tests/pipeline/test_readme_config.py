@@ -1,0 +1,118 @@
+"""README, "Other architectures", "Tracking" and the sweeps on a cluster: the configuration
+accepts what the README names and shows, read from the README itself."""
+
+import re
+
+import numpy as np
+import pytest
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+
+from pipeline.config import PROJECT_ROOT, ConfigError, compose, validate
+from pipeline.factory import build_network, check_model
+from scratchnn.layers.base import LAYER_TYPES, Layer, register
+
+README = (PROJECT_ROOT / "README.md").read_text()
+ARCHITECTURES = README.split("### Other architectures", 1)[1].split("\n### ", 1)[0]
+PROSE = " ".join(ARCHITECTURES.split())
+ACTIVATIONS = re.search(r"takes an activation \(([^)]*)\)", PROSE).group(1)
+LAYERS = re.search(r"any stack of scratchnn's layers \(([^)]*) and the activations\)", PROSE)
+
+
+def names(text: str) -> list[str]:
+    return re.findall(r"`(\w+)`", text)
+
+
+@pytest.mark.parametrize("activation", names(ACTIVATIONS))
+def test_every_activation_the_readme_names_is_accepted(activation):
+    cfg = validate(compose([f"model.activation={activation}"]))
+    network = build_network(cfg, 784, 10)
+    assert activation in {layer.type_name for layer in network.layers}
+
+
+def test_every_layer_type_the_readme_names_is_registered():
+    """The layers README names, with the activations, are exactly scratchnn's registry."""
+    listed = set(names(LAYERS.group(1))) | set(names(ACTIVATIONS))
+    assert listed == set(LAYER_TYPES)
+
+
+def readme_overrides() -> list[list[str]]:
+    """The override sets of the section's commands: each `dvc exp run -S ...` line, and each
+    value of a `sweep -m key=a,b,c` line."""
+    sets = []
+    for line in re.findall(r"^\$ (.*)$", ARCHITECTURES, flags=re.MULTILINE):
+        line = line.split("#")[0]
+        if line.startswith("dvc exp run"):
+            sets.append(re.findall(r"-S (\S+)", line))
+        elif "pipeline.tools.sweep -m" in line:
+            key, values = line.split("sweep -m ", 1)[1].strip().split("=", 1)
+            sets.extend([f"{key}={value}"] for value in values.split(","))
+    return sets
+
+
+def test_the_readmes_example_overrides_compose_and_validate():
+    sets = readme_overrides()
+    assert len(sets) == 2 + 2 + 3  # two exp runs, model=mlp,cnn, three dropouts
+    for overrides in sets:
+        cfg = validate(compose(overrides))
+        check_model(cfg)
+        build_network(cfg, 784, 10)
+    gelu = validate(compose(sets[0]))
+    assert gelu.model.hidden_sizes == [256, 128] and gelu.model.dropout == 0.2
+    assert gelu.model.activation.value == "gelu"
+
+
+def test_the_default_experiment_is_neuralscratch():
+    assert validate(compose()).tracking.experiment == "neuralscratch"
+    assert "`tracking.experiment` (default\n`neuralscratch`)" in README
+
+
+def test_the_slurm_launcher_takes_the_readmes_settings():
+    """The README's SLURM command: Hydra's submitit_slurm launcher has every setting it
+    passes (a wrong name would be refused by Hydra)."""
+    command = README.split("hydra/launcher=submitit_slurm", 1)[1].split("```", 1)[0]
+    overrides = ["hydra/launcher=submitit_slurm"] + [
+        word for word in command.replace("\\\n", " ").split() if word.startswith("hydra.launcher.")
+    ]
+    assert len(overrides) == 6
+    overrides = [o.replace("<partition>", "debug") for o in overrides]
+    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        launcher = hydra_compose("config", overrides, return_hydra_config=True).hydra.launcher
+    assert launcher.partition == "debug" and launcher.timeout_min == 30
+    assert launcher.cpus_per_task == 4 and launcher.mem_gb == 8
+    assert launcher.array_parallelism == 8 and "SlurmLauncher" in launcher._target_
+
+
+def test_a_registered_layer_is_accepted_by_name():
+    """README: "A new layer is one class with `@register("name")` and its tests; `build_network` and
+    the configuration then accept it by name"."""
+
+    class Negate(Layer):
+        def __init__(self) -> None:
+            pass
+
+        def output_shape_for(self, input_shape):
+            return input_shape
+
+        def work_per_row(self) -> int:
+            return 0
+
+        def forward(self, x, training=False, rng=None):
+            return -x
+
+        def backward(self, dy):
+            return -dy
+
+    layers = "[{type:dense,units:16},{type:negate},{type:dense,units:10}]"
+    unknown = validate(compose([f"+model.layers={layers}"]))
+    with pytest.raises(ConfigError, match="negate"):
+        check_model(unknown)  # not registered yet: refused, naming it
+    register("negate")(Negate)
+    try:
+        cfg = validate(compose([f"+model.layers={layers}"]))
+        check_model(cfg)
+        network = build_network(cfg, 784, 10)
+        assert [layer.type_name for layer in network.layers] == ["dense", "negate", "dense"]
+        assert network.predict(np.zeros((2, 784), dtype=np.float32)).shape == (2,)
+    finally:
+        del LAYER_TYPES["negate"]

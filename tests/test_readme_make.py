@@ -1,0 +1,169 @@
+"""The README's `make` targets, run by the real `make` on a copy of the Makefile. The programs
+they start (dvc, pytest, ruff, mlflow, ...) are stand-ins on the environment's PATH that record
+how they were called: what is checked is what each target runs, as the README says; the
+programs themselves have their own tests."""
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import PROJECT_ROOT
+
+README = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+MAKE = shutil.which("make")
+pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
+
+STAND_IN = """#!/bin/sh
+echo "$(basename "$0")${*:+ $*}" >> "$CALLS"
+if [ "$(basename "$0")" = dvc ] && [ "$1" = repro ]; then
+  echo "Running stage 'train':"
+  echo 'Use `dvc push` to send your updates to remote storage.'
+fi
+"""
+PROGRAMS = [
+    "dvc",
+    "pytest",
+    "ruff",
+    "pip-audit",
+    "mlflow",
+    "python",
+    "neuralscratch-params",
+    "neuralscratch-bench",
+    "neuralscratch-bench-sweep",
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The Makefile and the files its environment depends on, an environment already built
+    (its stamp newer than the lock), and stand-ins for the programs the targets start."""
+    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
+        shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for program in PROGRAMS:
+        (bin_dir / program).write_text(STAND_IN)
+        (bin_dir / program).chmod(0o755)
+    stamp = tmp_path / ".venv" / ".installed"
+    stamp.touch()
+    later = time.time() + 1
+    os.utime(stamp, (later, later))
+    return tmp_path
+
+
+def make(project: Path, *arguments: str) -> tuple[str, list[str]]:
+    """Run ``make`` there: its stdout, and the programs it called, one line each."""
+    calls = project / "calls.log"
+    calls.unlink(missing_ok=True)
+    result = subprocess.run(
+        [MAKE, "--no-print-directory", *arguments],
+        cwd=project,
+        env={**os.environ, "CALLS": str(calls)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_make_builds_the_environment_from_the_hash_checked_lock(tmp_path):
+    """No environment yet: `make run` (and every target that needs it) first creates .venv
+    with python3 and installs requirements.lock with every hash checked, then the project."""
+    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
+        shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
+    planned = subprocess.run(
+        [MAKE, "-n", "run"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert planned[0] == "python3 -m venv .venv"
+    install = [line for line in planned if "pip install" in line]
+    assert "--require-hashes -r requirements.lock" in install[0]
+    assert "-e ." in install[1] and "--no-deps" in install[1]
+    assert planned.index("touch .venv/.installed") < next(
+        i for i, line in enumerate(planned) if "dvc repro" in line
+    )
+
+
+def test_make_run_builds_the_environment_then_runs_dvc_repro(project):
+    out, calls = make(project, "run")
+    assert calls == ["dvc remote list", "dvc repro"]
+    assert "Running stage 'train':" in out
+    # no remote configured: DVC's advice to push is left out
+    assert not [line for line in out.splitlines() if line.startswith("Use `dvc push`")]
+
+
+def test_make_test_runs_the_suite_on_both_cores_and_test_quick_leaves_out_long(project):
+    """`make test` is `pytest -n 2` (--dist worksteal from pyproject.toml), `make test-quick`
+    the same with `-m "not long"`."""
+    assert make(project, "test")[1] == ["pytest -n 2"]
+    assert make(project, "test-quick")[1] == ["pytest -n 2 -m not long"]
+    addopts = (PROJECT_ROOT / "pyproject.toml").read_text().split("addopts = ", 1)[1]
+    assert "--dist worksteal" in addopts.splitlines()[0]
+    assert "`make test` runs `pytest -n 2` (pytest-xdist, `--dist worksteal`)" in README
+    assert '`make test-quick` (`-m "not long"`)' in README
+
+
+def test_make_params_passes_its_overrides_to_the_params_tool(project):
+    assert make(project, "params")[1] == ["neuralscratch-params"]
+    overrides = make(project, "params", "O=optimizer=sgd train.epochs=40")[1]
+    assert overrides == ["neuralscratch-params optimizer=sgd train.epochs=40"]
+
+
+def test_the_benchmark_targets_run_their_tools(project):
+    assert make(project, "bench")[1] == ["neuralscratch-bench"]
+    assert make(project, "bench-sweep")[1] == ["neuralscratch-bench-sweep"]
+    assert make(project, "bench-recipes")[1] == ["python -m pipeline.tools.bench_recipes"]
+
+
+def test_make_ui_prints_the_training_view_and_serves_the_projects_store(project):
+    out, calls = make(project, "ui")
+    line = (
+        "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning "
+        "(the model-training view)"
+    )
+    assert out.splitlines()[0] == line and line in README
+    store = f"sqlite:///{project}/mlflow.db"
+    assert calls == [f"mlflow ui --backend-store-uri {store} --host 127.0.0.1 --port 5000"]
+    out, calls = make(project, "ui", "PORT=5001")
+    assert out.startswith("open http://127.0.0.1:5001/") and calls[0].endswith("--port 5001")
+
+
+def test_the_cluster_targets_run_pipeline_cluster(project):
+    assert make(project, "cluster")[1] == ["python -m pipeline.cluster start"]
+    assert make(project, "cluster-stop")[1] == ["python -m pipeline.cluster stop"]
+
+
+def test_lint_format_and_audit_run_the_documented_commands(project):
+    assert make(project, "lint")[1] == ["ruff check .", "ruff format --check ."]
+    assert make(project, "format")[1] == ["ruff check --fix .", "ruff format ."]
+    (audit,) = make(project, "audit")[1]
+    assert audit.startswith("pip-audit --strict") and audit.endswith("-r requirements.lock")
+    assert "--require-hashes" in audit
+    planned = subprocess.run(
+        [MAKE, "-n", "lock"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    assert "pip-compile" in planned and "--generate-hashes" in planned
+    assert "-o requirements.lock pyproject.toml" in planned
+
+
+def test_make_clean_removes_the_outputs_but_never_data_kaggle(project):
+    made = [
+        ".venv/bin/python",
+        "data/raw/mnist_train.csv",
+        "data/prepared/train_x.npy",
+        "models/model.npz",
+        "dvc_plots/index.html",
+        "outputs/original/report.md",
+        "multirun/2026-01-01/00-00-00/0/model.npz",
+    ]
+    for name in [*made, "data/kaggle/train.csv"]:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).touch()
+    make(project, "clean")
+    assert not [name for name in made if (project / name).exists()]
+    assert not (project / ".venv").exists()
+    assert (project / "data" / "kaggle" / "train.csv").is_file()
