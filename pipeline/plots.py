@@ -96,7 +96,7 @@ def misclassified_figure(
         )
     if not len(chosen):
         axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
-    top = 1 - 0.45 / (1.55 * rows + 0.5)  # the title's 0.45 inch
+    top = 1 - 0.85 / (1.55 * rows + 0.5)  # the title's and the first row's titles' 0.85 inch
     figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=top, wspace=0.1, hspace=0.45)
     return figure
 
@@ -131,5 +131,5 @@ def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
         ax.grid(alpha=0.3)
     loss_ax.legend()
     accuracy_ax.legend()
-    figure.subplots_adjust(left=0.06, right=0.99, bottom=0.14, top=0.83, wspace=0.28)
+    figure.subplots_adjust(left=0.075, right=0.99, bottom=0.14, top=0.83, wspace=0.3)
     return figure
