@@ -1,6 +1,8 @@
 """What every entry point shares: user errors become one line on stderr and exit code 1."""
 
+import atexit
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -85,3 +87,17 @@ def run_stage(main: Callable[[], None], takes_arguments: bool = True) -> None:
             refuse_arguments(Path(sys.argv[0]).stem, sys.argv[1:])
         main()
     phases.process_ended()
+    if main.__module__ == "__main__":  # this process is ``python -m`` of main's own module
+        end_process()
+
+
+def end_process() -> None:
+    """End a process whose entry point has finished, without the interpreter's teardown of
+    every module it loaded (1.6 s for ``train``, which has MLflow, SQLAlchemy and pandas
+    loaded; 0.5 s for ``evaluate``). Every output is written and closed by then; what
+    ``atexit`` holds (temp-folder finalizers, logging's flush) still runs, then the streams
+    are flushed."""
+    atexit._run_exitfuncs()  # CPython's own runner of the registered functions
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
