@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scratchnn as sn
+from pipeline import plots
 
 IMAGE_SIDE = 28
 MAX_TILES = 32  # units or filters drawn of the first layer
@@ -43,18 +44,25 @@ def first_layer_weights(network: sn.Network) -> tuple[str, np.ndarray]:
 
 
 def first_layer_figure(network: sn.Network, columns: int = 8) -> Figure:
+    """The tiles of ``first_layer_weights`` as one image (``plots.mosaic``), each tile divided
+    by its largest magnitude, so that every tile spans the colour scale's -1..1 on its own."""
     title, tiles = first_layer_weights(network)
     rows = -(-len(tiles) // columns)
     figure = Figure(figsize=(1.2 * columns, 1.25 * rows + 0.6))
     figure.suptitle(f"What the first layer learned ({title})", fontsize=10)
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for n, (ax, tile) in enumerate(zip(axes.flat, tiles, strict=False)):
-        scale = float(np.abs(tile).max()) or 1.0
-        ax.imshow(tile, cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
-        ax.set_title(str(n), fontsize=7)
-    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.88, wspace=0.1, hspace=0.3)
+    scales = np.abs(tiles).max(axis=(1, 2), keepdims=True)
+    side = tiles.shape[1:]
+    gap = (max(1, round(side[0] * 0.22)), max(1, round(side[1] * 0.1)))
+    grid = plots.mosaic(tiles / np.where(scales > 0, scales, 1.0), columns, gap)
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    ax.imshow(grid, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    ax.set_xlim(-0.5, columns * (side[1] + gap[1]) - gap[1] - 0.5)
+    ax.set_ylim(grid.shape[0] - 0.5, -gap[0] - 0.5)
+    for n in range(len(tiles)):
+        top, left = plots.tile_origin(n, columns, side, gap)
+        ax.text(left + side[1] / 2 - 0.5, top - 0.6, str(n), fontsize=7, ha="center", va="bottom")
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.88)
     return figure
 
 

@@ -68,6 +68,30 @@ def most_confident_mistakes(
     return wrong[np.argsort(-confidence, kind="stable")][:count]
 
 
+def mosaic(tiles: np.ndarray, columns: int, gap: tuple[int, int] = (1, 1)) -> np.ma.MaskedArray:
+    """(n, h, w) tiles as one image, ``columns`` to a row, left to right then top to bottom,
+    with ``gap`` = (rows, columns) of masked pixels between them: one image on one Axes draws
+    in a fraction of the time of an Axes per tile."""
+    n, height, width = tiles.shape
+    rows = max(1, -(-n // columns))
+    gap_y, gap_x = gap
+    shape = (rows * (height + gap_y) - gap_y, columns * (width + gap_x) - gap_x)
+    image = np.ma.masked_array(np.zeros(shape), mask=True)
+    for i, tile in enumerate(tiles):
+        top, left = tile_origin(i, columns, (height, width), gap)
+        image[top : top + height, left : left + width] = tile
+    return image
+
+
+def tile_origin(i: int, columns: int, shape: tuple[int, int], gap: tuple[int, int]) -> tuple:
+    """The (row, column) pixel of tile ``i``'s top left corner in ``mosaic``'s image."""
+    row, column = divmod(i, columns)
+    return row * (shape[0] + gap[0]), column * (shape[1] + gap[1])
+
+
+MISTAKE_GAP = (11, 4)  # pixels between the tiles: room for each image's two-line title
+
+
 def misclassified_figure(
     images: np.ndarray,
     labels: np.ndarray,
@@ -78,26 +102,35 @@ def misclassified_figure(
 ) -> Figure:
     """A grid of the ``count`` most confidently misclassified images (rows of 784 pixels in
     [0, 1]), each titled with its true label, the prediction and the probability given to it.
-    Ink is drawn dark on white, on a fixed 0..1 scale (no per-image contrast stretch)."""
+    Ink is drawn dark on white, on a fixed 0..1 scale (no per-image contrast stretch). The grid
+    is one image (``mosaic``) with the titles as text above each tile."""
     chosen = most_confident_mistakes(labels, probabilities, count)
     rows = max(1, -(-len(chosen) // columns))
     figure = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5))
     figure.suptitle(title)
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for ax, index in zip(axes.flat, chosen, strict=False):
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    if not len(chosen):
+        ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        return figure
+    side = (IMAGE_SIDE, IMAGE_SIDE)
+    tiles = images[chosen].reshape(-1, *side)
+    grid = mosaic(tiles, columns, MISTAKE_GAP)
+    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    ax.set_xlim(-0.5, columns * (IMAGE_SIDE + MISTAKE_GAP[1]) - MISTAKE_GAP[1] - 0.5)
+    ax.set_ylim(grid.shape[0] - 0.5, -MISTAKE_GAP[0] - 0.5)
+    for i, index in enumerate(chosen):
         predicted = int(np.argmax(probabilities[index]))
-        image = images[index].reshape(IMAGE_SIDE, IMAGE_SIDE)
-        ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(
+        top, left = tile_origin(i, columns, side, MISTAKE_GAP)
+        ax.text(
+            left + IMAGE_SIDE / 2 - 0.5,
+            top - 1.5,
             f"true {labels[index]} → {predicted}\n{probabilities[index, predicted]:.1%}  #{index}",
             fontsize=9,
+            ha="center",
+            va="bottom",
         )
-    if not len(chosen):
-        axes.flat[0].text(0.5, 0.5, "no misclassified images", ha="center", va="center")
-    top = 1 - 0.85 / (1.55 * rows + 0.5)  # the title's and the first row's titles' 0.85 inch
-    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=top, wspace=0.1, hspace=0.45)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.45 / (1.55 * rows + 0.5))
     return figure
 
 

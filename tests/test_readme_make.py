@@ -117,6 +117,7 @@ def test_the_benchmark_targets_run_their_tools(project):
     assert make(project, "bench")[1] == ["neuralscratch-bench"]
     assert make(project, "bench-sweep")[1] == ["neuralscratch-bench-sweep"]
     assert make(project, "bench-recipes")[1] == ["python -m pipeline.tools.bench_recipes"]
+    assert make(project, "bench-loop")[1] == ["python -m pipeline.tools.bench_loop"]
 
 
 def test_make_ui_prints_the_training_view_and_serves_the_projects_store(project):

@@ -3,7 +3,7 @@
 import numpy as np
 
 import scratchnn as sn
-from pipeline import learned
+from pipeline import learned, plots
 
 CNN = [
     {"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1},
@@ -45,7 +45,14 @@ def test_both_figures_draw_for_an_mlp_and_a_cnn():
         sn.build_network(CNN, (28, 28, 1), rng=np.random.default_rng(0)),
     ):
         _, tiles = learned.first_layer_weights(network)
-        drawn = [ax for ax in learned.first_layer_figure(network).axes if ax.images]
-        assert len(drawn) == len(tiles)  # one tile per unit or filter
+        (ax,) = learned.first_layer_figure(network).axes
+        grid = ax.images[0].get_array()
+        side = tiles.shape[1:]
+        gap = (max(1, round(side[0] * 0.22)), max(1, round(side[1] * 0.1)))
+        for n, tile in enumerate(tiles):  # one tile per unit or filter, each on its own scale
+            top, left = plots.tile_origin(n, 8, side, gap)
+            drawn = grid[top : top + side[0], left : left + side[1]]
+            np.testing.assert_allclose(drawn, tile / np.abs(tile).max(), rtol=1e-6)
+        assert [t.get_text() for t in ax.texts] == [str(n) for n in range(len(tiles))]
         figure = learned.activations_figure(network, image, label=3)
         assert "true digit 3" in figure.texts[0].get_text()

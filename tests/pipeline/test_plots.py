@@ -82,11 +82,12 @@ def test_misclassified_images_are_drawn_upright_with_labels():
         [[0.9] + [0.1 / 9] * 9, [0.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.95, 0, 0]]
     )
     figure = plots.misclassified_figure(images, labels, probabilities, "t", count=4, columns=2)
-    drawn = [ax for ax in figure.axes if ax.images]
-    assert len(drawn) == 1  # only the one mistake
-    np.testing.assert_array_equal(drawn[0].images[0].get_array(), image)
-    assert drawn[0].images[0].get_clim() == (0.0, 1.0)  # fixed scale, no contrast stretch
-    assert drawn[0].get_title().startswith("true 1 → 7\n95.0%")
+    (ax,) = figure.axes
+    grid = ax.images[0].get_array()
+    np.testing.assert_array_equal(grid[:28, :28], image)  # only the one mistake, first
+    assert grid[:, 28:].mask.all()  # and nothing beside it
+    assert ax.images[0].get_clim() == (0.0, 1.0)  # fixed scale, no contrast stretch
+    assert [t.get_text() for t in ax.texts] == ["true 1 → 7\n95.0%  #1"]
 
 
 def test_no_mistakes_still_makes_a_figure(tmp_path):

@@ -28,7 +28,7 @@ def test_at_most_24_mistakes_each_titled_with_its_row():
     confidence = rng.uniform(0.2, 0.9, n)
     probabilities[:, 9] = confidence  # every image read as a 9 that is a 0
     figure = plots.misclassified_figure(rng.random((n, 784)), labels, probabilities, "m")
-    titles = [ax.get_title() for ax in figure.axes if ax.images]
+    titles = [text.get_text() for text in figure.axes[0].texts]
     assert len(titles) == 24
     expected = np.argsort(-confidence, kind="stable")[:24]
     for title, row in zip(titles, expected, strict=True):
