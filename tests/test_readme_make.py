@@ -77,7 +77,11 @@ def test_make_builds_the_environment_from_the_hash_checked_lock(tmp_path):
     for name in ("Makefile", "requirements.lock", "pyproject.toml"):
         shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
     planned = subprocess.run(
-        [MAKE, "-n", "run"], cwd=tmp_path, capture_output=True, text=True, check=True
+        [MAKE, "--no-print-directory", "-n", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     assert planned[0] == "python3 -m venv .venv"
     install = [line for line in planned if "pip install" in line]
