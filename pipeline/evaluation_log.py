@@ -7,9 +7,10 @@ of one core) while the stage computes its metrics and draws its figures on the o
 for one JSON line on its stdin and logs what it names. The stage waits for it before it exits,
 so a finished ``evaluate`` has logged everything, as before.
 
-The child ignores Ctrl-C and SIGTERM (they reach the whole process group): the stage handles
-them, and a stage that ends without sending the line closes the pipe, so the child exits
-without logging. Its warnings are the ones the in-process path prints, after the report.
+The child runs in a session of its own, so Ctrl-C at the terminal reaches only the stage, and it
+ignores SIGINT and SIGTERM too: the stage handles them, and a stage that ends without sending
+the line closes the pipe, so the child exits without logging. Its warnings are the ones the
+in-process path prints, after the report.
 """
 
 import contextlib
@@ -45,7 +46,10 @@ class EvaluationLog:
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         self.child = subprocess.Popen(
-            [sys.executable, "-m", MODULE, run_id], stdin=subprocess.PIPE, text=True
+            [sys.executable, "-m", MODULE, run_id],
+            stdin=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # Ctrl-C at the terminal reaches the stage, not this child
         )
 
     def send(self, metrics: dict, reports: str | Path, step: int) -> None:

@@ -70,6 +70,8 @@ def project_files(root: Path) -> list[str]:
 def scratch_copy(root: Path, target: Path) -> None:
     """The project's working tree as a fresh git repository at ``target``."""
     for name in project_files(root):
+        if name.startswith(tuple(f"{folder}/" for folder in LINKED)):
+            continue  # linked with the rest of its folder below
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / name, target / name)
     for folder in LINKED:
@@ -178,11 +180,15 @@ def sweeps(values: str) -> dict[str, Any]:
         for mode, n_jobs in (("sequential", 1), ("parallel", 2)):
             command = bench_sweep.sweep_command(values, n_jobs, [], folder / mode)
             print(f"sweep, {mode}: {' '.join(command[1:])}", flush=True)
+            before = os.environ.get(phases.ENV)
             os.environ[phases.ENV] = str(folder / f"{mode}.jsonl")
             try:
                 runs[mode] = bench_sweep.timed_sweep(command, folder / "mlflow.db")
             finally:
-                del os.environ[phases.ENV]
+                if before is None:
+                    del os.environ[phases.ENV]
+                else:
+                    os.environ[phases.ENV] = before
             totals: dict[str, float] = defaultdict(float)
             for record in read_phases(folder / f"{mode}.jsonl"):
                 name = "tracking" if record["phase"].startswith("tracking") else record["phase"]
