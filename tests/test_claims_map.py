@@ -17,6 +17,7 @@ BENCHMARKS = {
     "make bench": "reports/benchmark.json",
     "make bench-sweep": "reports/bench_sweep.json",
     "make bench-recipes": "reports/recipes.json",
+    "make bench-loop": "reports/bench_loop.json",
 }
 NODE_ID = re.compile(r"`(tests/[\w/]+\.py)::(\w+(?:::\w+)?)`")
 

@@ -76,3 +76,18 @@ def test_the_readmes_recipe_table_is_what_bench_recipes_measured(recipe):
 def test_the_readmes_cnn_augmented_epoch_is_what_bench_recipes_measured():
     seconds = RECIPES["cnn_augmented"]["median_epoch_seconds"]
     assert f"(batch norm, dropout, augmentation, validation) takes {seconds:.1f} s" in PROSE
+
+
+def test_the_readmes_experiment_loop_figures_are_what_bench_loop_measured():
+    results = json.loads((PROJECT_ROOT / "reports" / "bench_loop.json").read_text())
+    runs, median = results["experiment"]["runs"], results["experiment"]["median"]
+    walls = ", ".join(f"{run['wall']:.1f}" for run in runs)
+    overheads = sorted(run["overhead"] for run in runs)
+    assert f"| {walls} s |" in README
+    assert f"| {median['epochs']:.1f} s |" in README
+    assert f"**{median['overhead']:.1f} s** ({overheads[0]:.1f}\u2013{overheads[-1]:.1f})" in README
+    assert f"Where the {median['overhead']:.1f} s go now: DVC's own work" in README
+    assert f"MLflow {median['tracking']:.1f} s" in README
+    sweep = results["sweep"]
+    seconds = f"{sweep['sequential']['seconds']:.1f} s → {sweep['parallel']['seconds']:.1f} s"
+    assert f"{seconds}\n(**{sweep['speedup']:.2f} \u00d7**) now" in README
