@@ -53,12 +53,10 @@ def first_layer_figure(network: sn.Network, columns: int = 8) -> Figure:
     scales = np.abs(tiles).max(axis=(1, 2), keepdims=True)
     side = tiles.shape[1:]
     gap = (max(1, round(side[0] * 0.22)), max(1, round(side[1] * 0.1)))
-    grid = plots.mosaic(tiles / np.where(scales > 0, scales, 1.0), columns, gap)
     ax = figure.add_subplot()
     ax.set_axis_off()
-    ax.imshow(grid, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest", aspect="auto")
-    ax.set_xlim(-0.5, columns * (side[1] + gap[1]) - gap[1] - 0.5)
-    ax.set_ylim(grid.shape[0] - 0.5, -gap[0] - 0.5)
+    normalised = tiles / np.where(scales > 0, scales, 1.0)
+    plots.show_mosaic(ax, normalised, columns, gap, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     for n in range(len(tiles)):
         top, left = plots.tile_origin(n, columns, side, gap)
         ax.text(left + side[1] / 2 - 0.5, top - 0.6, str(n), fontsize=7, ha="center", va="bottom")

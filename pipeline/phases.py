@@ -60,5 +60,4 @@ def process_started() -> None:
 
 
 def process_ended() -> None:
-    if os.environ.get(ENV):
-        _record(ENDED, time.time(), 0.0)
+    _record(ENDED, time.time(), 0.0)

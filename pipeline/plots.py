@@ -83,6 +83,16 @@ def mosaic(tiles: np.ndarray, columns: int, gap: tuple[int, int] = (1, 1)) -> np
     return image
 
 
+def show_mosaic(ax, tiles: np.ndarray, columns: int, gap: tuple[int, int], **style) -> None:
+    """``mosaic(tiles, columns, gap)`` drawn on ``ax`` pixel for pixel (``style``: imshow's
+    colour settings), with a gap's height of room above the first row for its labels, which
+    ``tile_origin`` places."""
+    grid = mosaic(tiles, columns, gap)
+    ax.imshow(grid, interpolation="nearest", aspect="auto", **style)
+    ax.set_xlim(-0.5, grid.shape[1] - 0.5)
+    ax.set_ylim(grid.shape[0] - 0.5, -gap[0] - 0.5)
+
+
 def tile_origin(i: int, columns: int, shape: tuple[int, int], gap: tuple[int, int]) -> tuple:
     """The (row, column) pixel of tile ``i``'s top left corner in ``mosaic``'s image."""
     row, column = divmod(i, columns)
@@ -115,10 +125,7 @@ def misclassified_figure(
         return figure
     side = (IMAGE_SIDE, IMAGE_SIDE)
     tiles = images[chosen].reshape(-1, *side)
-    grid = mosaic(tiles, columns, MISTAKE_GAP)
-    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest", aspect="auto")
-    ax.set_xlim(-0.5, columns * (IMAGE_SIDE + MISTAKE_GAP[1]) - MISTAKE_GAP[1] - 0.5)
-    ax.set_ylim(grid.shape[0] - 0.5, -MISTAKE_GAP[0] - 0.5)
+    show_mosaic(ax, tiles, columns, MISTAKE_GAP, cmap="gray_r", vmin=0.0, vmax=1.0)
     for i, index in enumerate(chosen):
         predicted = int(np.argmax(probabilities[index]))
         top, left = tile_origin(i, columns, side, MISTAKE_GAP)

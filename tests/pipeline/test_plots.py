@@ -214,17 +214,22 @@ def test_dvc_plots_page_renders_offline_in_chromium(template, tmp_path):
     assert rendered_charts(dvc_plots_page(tmp_path / "p", None)) == 0
 
 
-def test_without_npm_the_template_still_builds_for_the_png_figures(tmp_path):
-    """A machine with only Python: `dvc repro` must not fail over the offline page."""
-    output = tmp_path / "page.html"
+def build_template_without_npm(output: Path, home: Path) -> subprocess.CompletedProcess:
+    """The plots_template stage writing ``output`` with only the environment's python on PATH."""
     venv_only = str(Path(sys.executable).parent)  # python, but no npm
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "pipeline.stages.plots_template", str(output)],
-        env={"PATH": venv_only, "HOME": str(tmp_path)},
+        env={"PATH": venv_only, "HOME": str(home)},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_without_npm_the_template_still_builds_for_the_png_figures(tmp_path):
+    """A machine with only Python: `dvc repro` must not fail over the offline page."""
+    output = tmp_path / "page.html"
+    result = build_template_without_npm(output, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "npm not found" in result.stderr and "PNG figures only" in result.stderr
     page = output.read_text()
@@ -238,14 +243,7 @@ def test_without_npm_the_committed_page_is_kept_with_a_warning(tmp_path):
     assert plots_template.is_complete(Path(committed).read_text())
     output = tmp_path / "plots_template.html"
     shutil.copyfile(committed, output)
-    venv_only = str(Path(sys.executable).parent)  # python, but no npm
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline.stages.plots_template", str(output)],
-        env={"PATH": venv_only, "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = build_template_without_npm(output, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == (
         "warning: npm not found: the offline plots page needs Node.js's npm to fetch vega "
