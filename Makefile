@@ -23,10 +23,10 @@ run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	else dvc repro | sed -u '/^Use `dvc push` to send your updates/d'; fi
 
 test: $(STAMP)  ## the whole test suite on both cores (what .ci/run runs)
-	pytest -n 2
+	pytest -n 3
 
 test-quick: $(STAMP)  ## the same without the long runs of whole recipes on the real MNIST
-	pytest -n 2 -m "not long"
+	pytest -n 3 -m "not long"
 
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"

@@ -101,13 +101,13 @@ def test_make_run_builds_the_environment_then_runs_dvc_repro(project):
 
 
 def test_make_test_runs_the_suite_on_both_cores_and_test_quick_leaves_out_long(project):
-    """`make test` is `pytest -n 2` (--dist worksteal from pyproject.toml), `make test-quick`
+    """`make test` is `pytest -n 3` (--dist worksteal from pyproject.toml), `make test-quick`
     the same with `-m "not long"`."""
-    assert make(project, "test")[1] == ["pytest -n 2"]
-    assert make(project, "test-quick")[1] == ["pytest -n 2 -m not long"]
+    assert make(project, "test")[1] == ["pytest -n 3"]
+    assert make(project, "test-quick")[1] == ["pytest -n 3 -m not long"]
     addopts = (PROJECT_ROOT / "pyproject.toml").read_text().split("addopts = ", 1)[1]
     assert "--dist worksteal" in addopts.splitlines()[0]
-    assert "`make test` runs `pytest -n 2` (pytest-xdist, `--dist worksteal`)" in README
+    assert "`make test` runs `pytest -n 3` (pytest-xdist, `--dist worksteal`)" in README
     assert '`make test-quick` (`-m "not long"`)' in README
 
 

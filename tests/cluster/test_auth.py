@@ -6,6 +6,7 @@ import secrets
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +41,37 @@ def test_read_only_user_cannot_create_runs(cluster, monkeypatch):
     assert client.get_experiment(experiment_id).experiment_id == experiment_id  # may read
     with pytest.raises(MlflowException, match=r"PERMISSION_DENIED|403|[Pp]ermission"):
         client.create_run(experiment_id)
+
+
+def test_logins_are_cached_yet_a_changed_password_counts_at_once(cluster, monkeypatch):
+    """The server caches verified logins (``auth_cache_ttl_seconds``): a password changed
+    through its API is refused at once all the same, and the new one admitted."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from mlflow.server.auth.client import AuthServiceClient
+
+    from pipeline.cluster import mlflow_server
+
+    ini = (Path(cluster.folder) / "mlflow" / "basic_auth.ini").read_text()
+    assert f"auth_cache_ttl_seconds = {mlflow_server.AUTH_CACHE_SECONDS}" in ini
+    assert mlflow_server.AUTH_CACHE_SECONDS > 0
+    mlflow_client(cluster, monkeypatch)  # logged in as the admin, to manage users
+    user, old, new = f"cached-{secrets.token_hex(4)}", *(secrets.token_urlsafe(16) for _ in "ab")
+    AuthServiceClient(cluster.tracking_uri).create_user(user, old)
+
+    def search_as(password: str) -> None:
+        with monkeypatch.context() as login:
+            login.setenv("MLFLOW_TRACKING_USERNAME", user)
+            login.setenv("MLFLOW_TRACKING_PASSWORD", password)
+            login.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            MlflowClient(cluster.tracking_uri).search_experiments(max_results=1)
+
+    search_as(old)
+    search_as(old)  # now from the cache
+    AuthServiceClient(cluster.tracking_uri).update_user_password(user, new)
+    with pytest.raises(MlflowException, match=r"401|UNAUTHORIZED|[Cc]redentials"):
+        search_as(old)
+    search_as(new)
 
 
 @pytest.fixture
