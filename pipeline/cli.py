@@ -51,6 +51,21 @@ def shielded() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C/SIGTERM for the whole block and drop them at its end, for code that is
+    already ending the process because of an interrupt or an error (marking the run KILLED or
+    FAILED): a second signal would cut that short. SLURM sends one: at a job's time limit or
+    ``scancel``, srun forwards SIGTERM to a task that slurmstepd signals as well."""
+    _shield["depth"] += 1
+    try:
+        yield
+    finally:
+        _shield["depth"] -= 1
+        if not _shield["depth"]:
+            _shield["pending"] = ""
+
+
+@contextlib.contextmanager
 def user_errors_exit() -> Iterator[None]:
     """Errors the user can fix print as ``error: ...`` (exit 1), not a traceback; Ctrl-C and
     SIGTERM exit 130 after temp files are removed and the MLflow run is marked KILLED."""

@@ -36,6 +36,7 @@ from pipeline.io import write_json
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train_tracked
+from pipeline.tools import slurm_jobs
 from pipeline.tools.hydra_records import redact_job_records
 from pipeline.tools.sweep_parent import end_parent
 
@@ -160,10 +161,9 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
     cfg, needs_prepare = job_config(cfg, job_dir)
     if needs_prepare:
         prepare(cfg)
+    tags |= tracking.data_tags(cfg) | slurm_jobs.job_tags()
     run = (
-        tracking.start_run(cfg, name, {**tags, **tracking.data_tags(cfg)}, parent.get("run_id"))
-        if cfg.tracking.enabled
-        else None
+        tracking.start_run(cfg, name, tags, parent.get("run_id")) if cfg.tracking.enabled else None
     )
     try:
         with tracking.run_status(run):

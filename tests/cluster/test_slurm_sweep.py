@@ -122,8 +122,12 @@ def test_jobs_the_scheduler_ends_are_killed_runs_and_the_parent_says_so(
     assert sweep.returncode == 1, err
     runs = experiment_runs(client, experiment)
     jobs = children_by_name(runs)
-    assert {job.info.status for job in jobs.values()} == {"KILLED"}
+    seen = {
+        name: (job.info.status, job.data.tags.get("slurm.job_id")) for name, job in jobs.items()
+    }
+    assert {job.info.status for job in jobs.values()} == {"KILLED"}, (seen, err)
     assert {job.data.tags["error"] for job in jobs.values()} == {"interrupted"}
+    assert {job for _, job in seen.values()} == {timed_out, cancelled}  # each run names its job
     accounted = subprocess.run(
         ["sacct", "-n", "-X", "-P", "-j", cancelled.split("_")[0], "-o", "JobID,State"],
         env=env, capture_output=True, text=True, check=True,
