@@ -212,7 +212,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
         yield server
 
 
-# The longest first (the 300 epochs of experiment=seed take minutes on their own)
+# The files of minute-long end-to-end tests, longest first
 FIRST = (
     "test_recipes.py",
     "test_dvc_pipeline.py",
@@ -222,13 +222,47 @@ FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The minute-long end-to-end tests first, the longest files first, and within them the
-    recipes (``long``): with two workers, a long test that starts last leaves the other
-    worker idle at the end."""
+def first_chunk_sizes(n_items: int, workers: int) -> list[int]:
+    """How many tests each worker gets at the start under ``--dist worksteal`` (xdist hands the
+    collection out in contiguous chunks, as even as it can, then idle workers steal from the
+    tail of the others' chunks)."""
+    sizes, left = [], n_items
+    for worker in range(workers):
+        sizes.append(left // (workers - worker))
+        left -= sizes[-1]
+    return sizes
 
-    def order(item: pytest.Item) -> tuple[int, bool]:
+
+def spread(heavy: list, light: list, workers: int) -> list:
+    """One collection order that starts each worker on heavy tests: the first heavy test (the
+    longest) alone at the head of worker 0's chunk, the others dealt in turn to the heads of
+    the other workers' chunks, the light tests after them (they are what idle workers steal)."""
+    sizes = first_chunk_sizes(len(heavy) + len(light), workers)
+    heads: list[list] = [heavy[:1]] + [[] for _ in range(workers - 1)]
+    for turn, item in enumerate(heavy[1:]):
+        heads[1 + turn % (workers - 1)].append(item)
+    if any(len(head) > size for head, size in zip(heads, sizes, strict=True)):
+        return heavy + light  # too few tests to spread
+    ordered, rest = [], iter(light)
+    for head, size in zip(heads, sizes, strict=True):
+        ordered += head + [next(rest) for _ in range(size - len(head))]
+    return ordered
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The minute-long tests first, spread over the xdist workers: ``long`` (whole recipes on
+    the real MNIST) and ``minutes`` (waits on SLURM) before the files of FIRST, longest first.
+    A minute-long test that starts late, or two queued on one worker, leave the suite waiting
+    for them at its end."""
+
+    def order(item: pytest.Item) -> tuple[bool, bool, int]:
         rank = FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST)
-        return rank, item.get_closest_marker("long") is None
+        long, minutes = (item.get_closest_marker(name) is None for name in ("long", "minutes"))
+        return long, minutes, rank
 
     items.sort(key=order)
+    workers = _WORKERS if os.environ.get("PYTEST_XDIST_WORKER") else 1
+    if workers > 1:
+        heavy = [item for item in items if order(item) != (True, True, len(FIRST))]
+        light = [item for item in items if order(item) == (True, True, len(FIRST))]
+        items[:] = spread(heavy, light, workers)

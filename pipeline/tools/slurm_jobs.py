@@ -9,8 +9,22 @@ import subprocess
 from collections.abc import Iterable
 
 TAG = "slurm.job_id"
+# How often a sweep asks sacct about its jobs. submitit's own interval grows with the time since
+# the last submission, up to 10 minutes: a job cancelled an hour in stopped the sweep up to 10
+# minutes later.
+SACCT_POLL_SECONDS = 10
 ENDING = "COMPLETING"  # squeue's state of a job between SIGTERM and the end of its processes
 SQUEUE_TIMEOUT_SECONDS = 30
+
+
+def poll_sacct_often(launcher_target: str) -> None:
+    """Make submitit ask sacct at least every ``SACCT_POLL_SECONDS`` when the sweep's launcher
+    is SLURM's (submitit keeps one watcher, and its interval, for every SLURM job)."""
+    if not launcher_target.endswith(".SlurmLauncher"):
+        return
+    from submitit.slurm.slurm import SlurmJob
+
+    SlurmJob.watcher._delay_s = SACCT_POLL_SECONDS  # submitit's own setting, 600 by default
 
 
 def job_tags() -> dict[str, str]:

@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from pipeline.cluster import s3
 from tests.cluster.conftest import (
     HANG_SECONDS,
@@ -85,6 +87,7 @@ def elapsed_seconds(job: str, env: dict[str, str]) -> int:
     return seconds
 
 
+@pytest.mark.minutes
 def test_jobs_the_scheduler_ends_are_killed_runs_and_the_parent_says_so(
     slurm_cluster, tmp_path, small_csvs, monkeypatch
 ):

@@ -163,7 +163,7 @@ def test_logged_model_is_code_and_npz_with_no_pickle(sweep, server, tmp_path, mo
 def fresh_venv(request) -> Path:
     """A virtualenv with only the pinned MLflow (skinny), NumPy and pandas, at the lock's
     versions: nothing of this project. Cached in pytest's cache by the lock's pins (building
-    it takes 1-2 minutes)."""
+    it takes about 10 s)."""
     pins = [
         line.split()[0]
         for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
@@ -177,7 +177,9 @@ def fresh_venv(request) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         constraints = venv / "constraints.txt"
         constraints.write_text("\n".join(pins) + "\n")
-        install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        # no byte-compiling of every installed file: 17 s -> 8 s; Python compiles what it imports
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        install = [*pip, "install", "--quiet", "--no-compile"]
         result = subprocess.run(
             [*install, "-c", str(constraints), *pinned_requirements()],
             capture_output=True,

@@ -109,3 +109,28 @@ def test_a_jobs_run_is_tagged_with_its_slurm_id(monkeypatch, env, tags):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert slurm_jobs.job_tags() == tags
+
+
+def launcher_target(launcher: str) -> str:
+    from hydra import compose, initialize_config_dir
+
+    from pipeline.config import PROJECT_ROOT
+
+    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        config = compose("config", [f"hydra/launcher={launcher}"], return_hydra_config=True)
+    return config.hydra.launcher._target_
+
+
+def test_a_slurm_sweep_asks_sacct_every_10_s_and_other_launchers_leave_submitit_alone(
+    monkeypatch,
+):
+    """submitit's interval between two sacct calls grows to 10 minutes: the sweep would learn
+    that a job was cancelled or timed out that much later."""
+    from submitit.slurm.slurm import SlurmJob
+
+    monkeypatch.setattr(SlurmJob.watcher, "_delay_s", 600)
+    for launcher in ("basic", "joblib", "submitit_local"):
+        slurm_jobs.poll_sacct_often(launcher_target(launcher))
+        assert SlurmJob.watcher._delay_s == 600, launcher
+    slurm_jobs.poll_sacct_often(launcher_target("submitit_slurm"))
+    assert SlurmJob.watcher._delay_s == slurm_jobs.SACCT_POLL_SECONDS == 10
