@@ -129,3 +129,17 @@ def test_the_original_weights_accuracy_is_quoted_alike_wherever_the_readme_gives
         f"(its weights, in `examples/original_weights/`, get {printed} % on the official" in PROSE
     )
     assert f"where the original script's own weights get {printed} % (see" in PROSE
+
+
+def test_the_readmes_register_examples_agree_with_its_winners_line_and_the_committed_run():
+    """README, "Compare" and "Model versions": the winners line's run and validation accuracy
+    are the run `compare --register` registers, and `register 6cf74a97` (the `dvc repro` run)
+    registers the committed model's validation accuracy."""
+    ((accuracy, run),) = re.findall(r"\(val_accuracy (\d+\.\d+)%, run (\w{8})\)`", PROSE)
+    best = (
+        f"registered run {run}\\w{{24}} as neuralscratch version 1 \\(val_accuracy (\\d\\.\\d+)\\)"
+    )
+    (registered,) = re.findall(best, README)
+    assert f"{float(registered):.2%}" == f"{accuracy}%"
+    val = METRICS["val"]["accuracy"]
+    assert f"as neuralscratch version 3 (val_accuracy {val:.4f}); it beats the champion" in README
