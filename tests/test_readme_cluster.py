@@ -115,3 +115,18 @@ def test_mlflows_login_cache_is_off_by_default_and_passwords_are_scrypt_hashes()
     assert "from werkzeug.security import check_password_hash, generate_password_hash" in store
     assert generate_password_hash("a password").startswith("scrypt:")
     assert "off by default: without it every request pays a scrypt password check)" in README
+
+
+def test_dvc_remote_credentials_go_to_the_local_config_never_the_committed_one(monkeypatch):
+    """README, "A DVC remote": `make cluster` sets its remote in `.dvc/config.local`
+    (git-ignored), and credentials are "never in the repository": the committed `.dvc/config`
+    holds none, and every setting `make cluster` makes is `--local`."""
+    committed = (PROJECT_ROOT / ".dvc" / "config").read_text()
+    assert not re.search(r"access_key|secret|password|token", committed)
+    made = []
+    monkeypatch.setattr(cluster_cli.subprocess, "run", lambda command, **kw: made.append(command))
+    cluster = SimpleNamespace(s3_endpoint="http://127.0.0.1:9")
+    cluster_cli.configure_dvc_remote(cluster, PROJECT_ROOT)
+    assert any("secret_access_key" in command for command in made)
+    assert all(command[3] == "remote" and "--local" in command for command in made)
+    assert "/config.local" in (PROJECT_ROOT / ".dvc" / ".gitignore").read_text().split()
