@@ -2,13 +2,20 @@
 checked on the commands and files it makes (the running cluster itself is tests/cluster/'s,
 which takes minutes to start)."""
 
+import configparser
+import importlib.util
+import json
 import os
 import re
 import stat
 from pathlib import Path
 from types import SimpleNamespace
 
-from pipeline.cluster import daemon, mlflow_server, slurm
+import pytest
+from werkzeug.security import generate_password_hash
+
+from pipeline.cluster import __main__ as cluster_cli
+from pipeline.cluster import daemon, mlflow_server, services, slurm
 from pipeline.config import PROJECT_ROOT
 
 README = " ".join((PROJECT_ROOT / "README.md").read_text().split())
@@ -63,3 +70,63 @@ def test_slurm_conf_gives_20_s_between_sigterm_and_sigkill(tmp_path):
     text = slurm.slurm_conf(tmp_path, ports)
     assert f"CPUs={os.cpu_count()}" in text
     assert re.search(r"^PartitionName=debug Nodes=localhost Default=YES", text, re.MULTILINE)
+
+
+def test_without_slurm_the_rest_starts_and_the_start_line_says_so(tmp_path, monkeypatch):
+    """README: "without SLURM the rest starts and says so"; `make cluster` prints how long each
+    service took to start (`started in: s3 4.1 s, postgres 4.8 s, ...`) and keeps the seconds in
+    `.cluster/cluster.json`. The services' own start is stubbed: what is checked is which are
+    started, and what is printed and kept."""
+    postgres = SimpleNamespace(url=lambda db: f"postgresql://{db}@127.0.0.1:1/{db}", pgpass="p")
+    monkeypatch.setattr(services.s3, "start", lambda folder, port: "http://127.0.0.1:2")
+    monkeypatch.setattr(services.postgres, "start", lambda folder, port: postgres)
+    monkeypatch.setattr(mlflow_server, "start", lambda *args: "http://127.0.0.1:3")
+    monkeypatch.setattr(slurm, "program", lambda name: None if name == "slurmctld" else name)
+    monkeypatch.setattr(slurm, "start", lambda *args: pytest.fail("SLURM started"))
+    cluster = services.start(tmp_path / ".cluster")
+    assert cluster.slurm_conf is None and list(cluster.startup_seconds) == [
+        "s3",
+        "postgres",
+        "mlflow",
+    ]
+    kept = json.loads((tmp_path / ".cluster" / "cluster.json").read_text())
+    assert "keeps the seconds in `.cluster/cluster.json` (`startup_seconds`)" in README
+    assert kept["startup_seconds"] == cluster.startup_seconds
+    printed = cluster_cli.usage(cluster, tmp_path / ".cluster")
+    (started,) = re.findall(r"\(started in: (.*)\)\n", printed)
+    assert re.fullmatch(r"s3 [\d.]+ s, postgres [\d.]+ s, mlflow [\d.]+ s", started)
+    assert "  SLURM: not started (slurmctld missing)\n" in printed
+    (readme,) = re.findall(r"\(started in: (s3 [\d.]+ s, postgres [\d.]+ s, mlflow .*?)\)", README)
+    assert re.fullmatch(r"s3 [\d.]+ s, postgres [\d.]+ s, mlflow [\d.]+ s, slurm [\d.]+ s", readme)
+    assert "they are missing; without SLURM the rest starts and says so)" in README
+
+
+def test_mlflows_login_cache_is_off_by_default_and_passwords_are_scrypt_hashes():
+    """README: "verified logins cached for 60 s (MLflow's `auth_cache_ttl_seconds`, off by
+    default: without it every request pays a scrypt password check)" (MLflow as locked, read
+    from its files rather than imported with its server; the 60 s are
+    tests/cluster/test_auth.py's)."""
+    auth = Path(importlib.util.find_spec("mlflow").origin).parent / "server" / "auth"
+    defaults = configparser.ConfigParser()
+    defaults.read(auth / "basic_auth.ini")
+    assert not defaults.has_option("mlflow", "auth_cache_ttl_seconds")
+    assert '"auth_cache_ttl_seconds", fallback=0)' in (auth / "config.py").read_text()
+    store = (auth / "sqlalchemy_store.py").read_text()
+    assert "from werkzeug.security import check_password_hash, generate_password_hash" in store
+    assert generate_password_hash("a password").startswith("scrypt:")
+    assert "off by default: without it every request pays a scrypt password check)" in README
+
+
+def test_dvc_remote_credentials_go_to_the_local_config_never_the_committed_one(monkeypatch):
+    """README, "A DVC remote": `make cluster` sets its remote in `.dvc/config.local`
+    (git-ignored), and credentials are "never in the repository": the committed `.dvc/config`
+    holds none, and every setting `make cluster` makes is `--local`."""
+    committed = (PROJECT_ROOT / ".dvc" / "config").read_text()
+    assert not re.search(r"access_key|secret|password|token", committed)
+    made = []
+    monkeypatch.setattr(cluster_cli.subprocess, "run", lambda command, **kw: made.append(command))
+    cluster = SimpleNamespace(s3_endpoint="http://127.0.0.1:9")
+    cluster_cli.configure_dvc_remote(cluster, PROJECT_ROOT)
+    assert any("secret_access_key" in command for command in made)
+    assert all(command[3] == "remote" and "--local" in command for command in made)
+    assert "/config.local" in (PROJECT_ROOT / ".dvc" / ".gitignore").read_text().split()

@@ -5,6 +5,7 @@ the other recipes quotes ``reports/recipes.json``, which ``make bench-recipes`` 
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_the_readme_quotes_the_committed_test_and_validation_results():
         f"**{test['accuracy'] * 100:.2f} % test accuracy** (loss {test['loss']:.4f}), "
         f"{val['accuracy'] * 100:.2f} % on the {val['n']:,} validation rows"
     ) in PROSE
-    assert f"reaches **{test['accuracy'] * 100:.2f} %** on the official MNIST test set" in PROSE
+    assert f"now reaches **{test['accuracy'] * 100:.2f} %** on that test set" in PROSE
     assert (
         "| the default (`dvc repro`) | 784-128-64-10 MLP, Adam, 20 epochs | "
         f"{test['accuracy'] * 100:.2f} % |" in README
@@ -91,3 +92,54 @@ def test_the_readmes_experiment_loop_figures_are_what_bench_loop_measured():
     sweep = results["sweep"]
     seconds = f"{sweep['sequential']['seconds']:.1f} s → {sweep['parallel']['seconds']:.1f} s"
     assert f"{seconds}\n(**{sweep['speedup']:.2f} \u00d7**) now" in README
+
+
+PREDICTIONS = list(csv.DictReader((PROJECT_ROOT / "reports" / "predictions.csv").open()))
+
+
+def test_the_served_first_three_test_images_are_the_committed_models_digits():
+    """README, "Model versions": the champion (the `dvc repro` run's model) served, "the first
+    three test images" -> `[7, 2, 1]`: the committed predictions of the test split, in order."""
+    first = [int(row["predicted"]) for row in PREDICTIONS[:3]]
+    assert len(PREDICTIONS) == METRICS["test"]["n"]
+    assert f'["predictions"]])\nEOF\n{first}\n```' in README
+
+
+def test_the_hard_digits_the_readme_names_are_the_committed_models_mistakes():
+    """README, "Reports": "test row 2654, a `6` written like an `l`, read as `1`; rows 1226,
+    9009 and 9024, `7`s with a crossbar, read as `2`" (rows of the test split, as
+    `misclassified.png` numbers them)."""
+    named = {2654: ("6", "1"), 1226: ("7", "2"), 9009: ("7", "2"), 9024: ("7", "2")}
+    assert "test row 2654, a `6` written like an `l`, read as `1`;" in PROSE
+    assert "rows 1226, 9009 and 9024, `7`s with a crossbar, read as `2`." in PROSE
+    for row, (actual, predicted) in named.items():
+        assert (PREDICTIONS[row]["actual"], PREDICTIONS[row]["predicted"]) == (actual, predicted)
+
+
+def test_the_original_weights_accuracy_is_quoted_alike_wherever_the_readme_gives_it():
+    """README: the original script's weights "get 91.52 % on the official MNIST test set" (the
+    opening, `experiment=seed`): the figure "The original weights" prints, which
+    `tests/test_recipes.py` measures on the real test set."""
+    (printed,) = re.findall(
+        r"original_weights evaluate examples/original_weights\n.*\n\naccuracy \*\*(\d+\.\d+)%\*\*",
+        README,
+    )
+    assert f"these weights {printed}%, the pipeline's model" in README
+    assert (
+        f"(its weights, in `examples/original_weights/`, get {printed} % on the official" in PROSE
+    )
+    assert f"where the original script's own weights get {printed} % (see" in PROSE
+
+
+def test_the_readmes_register_examples_agree_with_its_winners_line_and_the_committed_run():
+    """README, "Compare" and "Model versions": the winners line's run and validation accuracy
+    are the run `compare --register` registers, and `register 6cf74a97` (the `dvc repro` run)
+    registers the committed model's validation accuracy."""
+    ((accuracy, run),) = re.findall(r"\(val_accuracy (\d+\.\d+)%, run (\w{8})\)`", PROSE)
+    best = (
+        f"registered run {run}\\w{{24}} as neuralscratch version 1 \\(val_accuracy (\\d\\.\\d+)\\)"
+    )
+    (registered,) = re.findall(best, README)
+    assert f"{float(registered):.2%}" == f"{accuracy}%"
+    val = METRICS["val"]["accuracy"]
+    assert f"as neuralscratch version 3 (val_accuracy {val:.4f}); it beats the champion" in README

@@ -83,9 +83,8 @@ def test_predict_with_the_original_weights_prints_their_accuracy(tmp_path, mnist
 
 @pytest.mark.long
 def test_experiment_seed_reproduces_the_original_at_91_percent(tmp_path, mnist_csvs):
-    """README: after 300 full-batch epochs, training accuracy 90.93 % and loss 0.317 (the
-    original reported 91.08 % and 0.310), 91.40 % on the 1,000 held-out rows and 91.28 % on
-    the official test set."""
+    """README: after 300 full-batch epochs, training accuracy 90.93 % and loss 0.317,
+    91.40 % on the 1,000 held-out rows and 91.28 % on the official test set."""
     cfg = prepared(tmp_path, mnist_csvs, "experiment=seed")
     network, history = train(cfg)
     assert len(history) == 300

@@ -293,16 +293,14 @@ def post_when_up(url: str, body: dict, process: subprocess.Popen, log: Path) -> 
 
 @pytest.fixture(scope="module")
 def registered(sweep, server) -> list[str]:
-    """Register the worst run, then the best, then the worst again; return what was printed."""
+    """Register the worst run (by the first characters of its id), then the best with
+    `compare --register` (no sweep named: the latest, the only one here), then the worst again;
+    return the last line each printed."""
+    worst = ("pipeline.tools.register", sweep["worst"].info.run_id[:8])
     lines = []
-    for run in (sweep["worst"], sweep["best"], sweep["worst"]):
+    for command in (worst, ("pipeline.tools.compare", "--register"), worst):
         result = run_module(
-            "pipeline.tools.register",
-            run.info.run_id[:8],
-            "--experiment",
-            EXPERIMENT,
-            cwd=sweep["folder"],
-            uri=server.uri,
+            *command, "--experiment", EXPERIMENT, cwd=sweep["folder"], uri=server.uri
         )
         assert result.returncode == 0, result.stderr
         lines.append(result.stdout.strip().splitlines()[-1])
@@ -310,6 +308,10 @@ def registered(sweep, server) -> list[str]:
 
 
 def test_champion_moves_only_to_a_better_version(sweep, server, registered):
+    """README: "`--register` then registers the best run" of the sweep compared; a new
+    version becomes champion only when it beats the champion, and the tool says which."""
+    best = sweep["best"].info.run_id
+    assert registered[1].startswith(f"registered run {best} as neuralscratch version 2 (")
     assert "version 1" in registered[0] and "it is the first champion" in registered[0]
     assert "version 2" in registered[1] and "champion -> version 2" in registered[1]
     assert "version 3" in registered[2] and "the champion stays version 2" in registered[2]
@@ -352,9 +354,15 @@ def test_predict_takes_model_uris(sweep, server, registered, tmp_path):
 
 
 def test_compare_names_the_winning_values_and_draws_parallel_coordinates(sweep, server, tmp_path):
+    """README: `compare <sweep> --sort test_accuracy` lists that sweep's runs, best test
+    accuracy first, then the sweep's winning values."""
     png = tmp_path / "curves.png"
+    (sweep_id,) = {run.data.tags["sweep"] for run in sweep["runs"]}
     result = run_module(
         "pipeline.tools.compare",
+        sweep_id,
+        "--sort",
+        "test_accuracy",
         "--experiment",
         EXPERIMENT,
         "--png",
@@ -363,6 +371,14 @@ def test_compare_names_the_winning_values_and_draws_parallel_coordinates(sweep, 
         uri=server.uri,
     )
     assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"4 runs of sweep {sweep_id} (")
+    assert lines[0].endswith("best test_accuracy first:")
+    column = lines[1].split().index("test_accuracy")
+    printed = [float(line.split()[column]) for line in lines[2:6]]
+    assert printed == sorted(printed, reverse=True)
+    by_id = {run.info.run_id[:8]: run.data.metrics["test_accuracy"] for run in sweep["runs"]}
+    assert [by_id[line.split()[-1]] for line in lines[2:6]] == pytest.approx(printed, abs=1e-6)
     best = sweep["best"].data.params
     winner = (
         f"best optimizer.lr={best['optimizer.lr']}, train.batch_size={best['train.batch_size']}"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from pipeline.config import PROJECT_ROOT, ConfigError, compose, validate
 from pipeline.factory import build_network, check_model
@@ -38,25 +39,31 @@ def test_every_layer_type_the_readme_names_is_registered():
 
 def readme_overrides() -> list[list[str]]:
     """The override sets of the section's commands: each `dvc exp run -S ...` line, and each
-    value of a `sweep -m key=a,b,c` line."""
+    job of a `sweep -m key=a,b,c` line, as Hydra's own parser splits the sweep into jobs."""
     sets = []
     for line in re.findall(r"^\$ (.*)$", ARCHITECTURES, flags=re.MULTILINE):
         line = line.split("#")[0]
         if line.startswith("dvc exp run"):
             sets.append(re.findall(r"-S (\S+)", line))
         elif "pipeline.tools.sweep -m" in line:
-            key, values = line.split("sweep -m ", 1)[1].strip().split("=", 1)
-            sets.extend([f"{key}={value}"] for value in values.split(","))
+            (sweep,) = OverridesParser.create().parse_overrides([line.split("sweep -m ", 1)[1]])
+            key = sweep.get_key_element()
+            sets.extend([f"{key}={value}"] for value in sweep.sweep_string_iterator())
     return sets
 
 
 def test_the_readmes_example_overrides_compose_and_validate():
+    """README, "Other architectures": each `dvc exp run -S` line and each job of the two sweeps
+    (`model=mlp,cnn`; `model.dropout=0,0.2,0.5`, whose jobs get dropout layers of that rate)."""
     sets = readme_overrides()
     assert len(sets) == 2 + 2 + 3  # two exp runs, model=mlp,cnn, three dropouts
+    rates = []
     for overrides in sets:
         cfg = validate(compose(overrides))
         check_model(cfg)
-        build_network(cfg, 784, 10)
+        network = build_network(cfg, 784, 10)
+        rates.append({layer.rate for layer in network.layers if layer.type_name == "dropout"})
+    assert rates[-3:] == [set(), {0.2}, {0.5}]  # dropout 0: no dropout layer
     gelu = validate(compose(sets[0]))
     assert gelu.model.hidden_sizes == [256, 128] and gelu.model.dropout == 0.2
     assert gelu.model.activation.value == "gelu"

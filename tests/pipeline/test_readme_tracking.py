@@ -30,6 +30,21 @@ def test_without_a_uri_runs_go_to_the_projects_own_sqlite_store(monkeypatch, tmp
     assert tracking.tracking_uri() == "http://127.0.0.1:5000"
 
 
+def test_mlflows_file_store_is_refused_unless_allowed(monkeypatch, tmp_path):
+    """README: "MLflow's file store (`./mlruns`) is deprecated and refused unless
+    `MLFLOW_ALLOW_FILE_STORE=true`" (MLflow, as pinned in the lock)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    with pytest.raises(MlflowException, match="filesystem tracking backend"):
+        MlflowClient(str(tmp_path / "mlruns")).search_experiments()
+    assert not (tmp_path / "mlruns").exists()
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    (default,) = MlflowClient(str(tmp_path / "mlruns")).search_experiments()
+    assert default.name == "Default"
+
+
 def test_an_unreachable_server_is_the_readmes_line():
     """The README's line, word for word but for the port and the elided hint."""
     (shown,) = re.findall(r"^error: cannot reach the MLflow tracking server at .*$", README, re.M)
