@@ -1,10 +1,14 @@
 """What CI runs is what the README says: `.ci/run` installs the browser tests' tools, makes a
-missing one fail them, and draws Hypothesis's examples the same way on every rerun."""
+missing one fail them, and draws Hypothesis's examples the same way on every rerun; the suite
+starts its minute-long tests first, spread over the xdist workers."""
+
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import settings
 
 from pipeline.config import PROJECT_ROOT
+from tests.conftest import first_chunk_sizes, spread
 from tests.pipeline.test_plots import require_tool
 
 CI_RUN = (PROJECT_ROOT / ".ci" / "run").read_text()
@@ -27,3 +31,46 @@ def test_a_missing_tool_fails_in_ci_and_is_skipped_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match=r"npm is not installed"):
         require_tool(None, "npm", "why")
+
+
+class Worker:
+    """What xdist's scheduler needs of a worker: it records the tests sent to it."""
+
+    shutting_down = False
+
+    def __init__(self, name: str) -> None:
+        self.gateway = SimpleNamespace(id=name)
+        self.sent: list[int] = []
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent += indices
+
+
+def first_tests_per_worker(collection: list[str], workers: int) -> list[str]:
+    """The first test each worker runs, as pytest-xdist's own worksteal scheduler hands the
+    collection out."""
+    from xdist.scheduler.worksteal import WorkStealingScheduling
+
+    options = {"tx": [f"{workers}*popen"], "maxworkerrestart": None}
+    config = SimpleNamespace(getvalue=options.get, getoption=options.get)
+    scheduler = WorkStealingScheduling(config)
+    nodes = [Worker(f"gw{i}") for i in range(workers)]
+    for node in nodes:
+        scheduler.add_node(node)
+    for node in nodes:
+        scheduler.add_node_collection(node, collection)
+    scheduler.schedule()
+    return [collection[node.sent[0]] for node in nodes]
+
+
+@pytest.mark.parametrize("n_light", [20, 591])
+def test_the_minute_long_tests_head_the_workers_chunks(n_light):
+    """README: the minute-long tests start first, `experiment=seed` alone on one worker and the
+    others at the heads of the other workers' shares (tests/conftest.py's ``spread``)."""
+    heavy = ["seed", "make run", "slurm time limit", "dvc 1", "dvc 2"]
+    light = [f"light {i}" for i in range(n_light)]
+    ordered = spread(heavy, light, workers=3)
+    assert sorted(ordered) == sorted(heavy + light)
+    assert first_tests_per_worker(ordered, 3) == ["seed", "make run", "slurm time limit"]
+    seed_share = ordered[: first_chunk_sizes(len(ordered), 3)[0]]
+    assert [test for test in seed_share if test in heavy] == ["seed"]
