@@ -47,7 +47,7 @@ bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor 
 bench-sweep: $(STAMP)  ## a 4-job learning-rate sweep, sequential vs joblib with 2 jobs (after make run)
 	neuralscratch-bench-sweep
 
-bench-loop: $(STAMP)  ## one experiment's seconds beyond its epochs, phase by phase, and the 4-job sweep on both cores (after make run; about 4 min)
+bench-loop: $(STAMP)  ## one experiment's seconds beyond its epochs, phase by phase, and the 4-job sweep on both cores (after make run; about 3 min)
 	python -m pipeline.tools.bench_loop
 
 bench-recipes: $(STAMP)  ## each recipe of conf/experiment/: its test accuracy, time and memory (after make run; about 20 min)

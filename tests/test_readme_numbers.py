@@ -89,6 +89,14 @@ def test_the_readmes_experiment_loop_figures_are_what_bench_loop_measured():
     assert f"**{median['overhead']:.1f} s** ({overheads[0]:.1f}\u2013{overheads[-1]:.1f})" in README
     assert f"Where the {median['overhead']:.1f} s go now: DVC's own work" in README
     assert f"MLflow {median['tracking']:.1f} s" in README
+    assert f"DVC's own work and the processes' exits {median['dvc']:.2f} s" in README
+    assert f"its own work in an experiment is {median['dvc']:.2f} s" in README
+    alone = results["experiment"]["dvc_alone"]
+    for name, count in (("repro_nothing_to_do", 5), ("exp_run_from_run_cache", 3)):
+        runs = sorted(alone[name]["runs"])
+        quoted = f"{alone[name]['median']:.2f} s{'**' if count == 5 else ''} (median of {count}: "
+        assert f"{quoted}{runs[0]:.2f}–{runs[-1]:.2f} s)" in README, name
+    assert f"takes {alone['exp_run_from_run_cache']['median']:.2f} s; profiled" in README
     sweep = results["sweep"]
     seconds = f"{sweep['sequential']['seconds']:.1f} s → {sweep['parallel']['seconds']:.1f} s"
     assert f"{seconds}\n(**{sweep['speedup']:.2f} \u00d7**) now" in README

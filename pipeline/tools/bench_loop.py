@@ -13,7 +13,9 @@ phases (``pipeline/phases.py``). The breakdown: the epochs' own seconds (from th
 lines), process start and imports, tracking, data loading, figures, writing outputs,
 checkpoints, the rest of each stage, and DVC (the wall time outside the stage processes); the
 overhead is the wall time less the epochs. Of ``--repeats`` experiments, the one with the
-median overhead is reported.
+median overhead is reported. Then DVC alone, in the same copy: ``dvc repro`` with nothing to do
+(5 times) and ``dvc exp run`` of the warm-up's learning rate, which DVC's run cache restores
+without running any stage (3 times).
 
 The sweep: ``make bench-sweep``'s 4 learning rates, sequential and with ``hydra/launcher=joblib
 hydra.launcher.n_jobs=2``, on the project's prepared data, into temporary folders.
@@ -153,6 +155,20 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return ranked[(len(ranked) - 1) // 2]
 
 
+def dvc_seconds(copy: Path, command: list[str], repeats: int) -> dict[str, Any]:
+    """DVC alone: ``command`` timed ``repeats`` times in the copy, where no stage has to run;
+    each run's seconds and their median."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True)
+        runs.append(time.perf_counter() - started)
+        if result.returncode != 0 or "Running stage" in result.stdout:
+            raise PipelineError(f"{' '.join(command)} ran a stage or failed:\n{result.stdout}")
+    return {"command": " ".join(command), "runs": runs, "median": sorted(runs)[len(runs) // 2]}
+
+
 def experiments(repeats: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
         copy = Path(tmp) / "project"
@@ -169,7 +185,17 @@ def experiments(repeats: int) -> dict[str, Any]:
                 f"{runs[-1]['overhead']:.1f} s beyond the epochs",
                 flush=True,
             )
-    return {"runs": runs, "median": median_run(runs)}
+        print(
+            "DVC alone: dvc repro with nothing to do, an experiment from the run cache", flush=True
+        )
+        dvc_alone = {
+            "repro_nothing_to_do": dvc_seconds(copy, ["dvc", "repro"], 5),
+            # the warm-up's learning rate again: every stage comes back from DVC's run cache
+            "exp_run_from_run_cache": dvc_seconds(
+                copy, ["dvc", "exp", "run", "-S", f"optimizer.lr={FIRST_LR:g}"], 3
+            ),
+        }
+    return {"runs": runs, "median": median_run(runs), "dvc_alone": dvc_alone}
 
 
 def sweeps(values: str) -> dict[str, Any]:
@@ -209,6 +235,9 @@ def report(results: dict[str, Any]) -> str:
         for key, seconds in median.items():
             if key not in ("wall", "epochs", "overhead"):
                 lines.append(f"  {key:<34} {seconds:6.2f} s")
+        for timed in results["experiment"].get("dvc_alone", {}).values():
+            runs = ", ".join(f"{seconds:.2f}" for seconds in timed["runs"])
+            lines.append(f"DVC alone, {timed['command']}: median {timed['median']:.2f} s ({runs})")
     if "sweep" in results:
         lines.append(bench_sweep.report(results["sweep"]))
     return "\n".join(lines)

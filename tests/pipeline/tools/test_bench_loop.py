@@ -3,6 +3,7 @@ hand, and the scratch copy of a tiny git repository. No dvc, no training."""
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,24 @@ def test_scratch_copy_is_the_working_tree_with_linked_folders_in_one_commit(proj
     assert set(git(target, "ls-files").split()) == tree  # the linked folders stay ignored
     assert git(target, "status", "--porcelain") == ""  # the commit holds the whole copy
     assert git(project, "rev-list", "--count", "HEAD").strip() == "1"  # the project untouched
+
+
+def test_dvc_alone_times_each_run_and_refuses_one_that_ran_a_stage(tmp_path):
+    """``dvc_seconds`` times a command that must not run any stage (DVC's own floor): each
+    run's seconds, their median, and an error when a stage ran after all."""
+    quiet = [sys.executable, "-c", "print('Data and pipelines are up to date.')"]
+    timed = bench_loop.dvc_seconds(tmp_path, quiet, 3)
+    assert len(timed["runs"]) == 3 and timed["median"] == sorted(timed["runs"])[1]
+    assert timed["command"] == " ".join(quiet) and all(s > 0 for s in timed["runs"])
+    ran = [sys.executable, "-c", "print(\"Running stage 'train':\")"]
+    with pytest.raises(PipelineError, match="ran a stage or failed"):
+        bench_loop.dvc_seconds(tmp_path, ran, 1)
+
+
+def test_report_gives_dvc_alone_with_its_runs():
+    median = bench_loop.breakdown(RECORDS, WALL, EPOCHS)
+    alone = {"repro_nothing_to_do": {"command": "dvc repro", "runs": [1.25, 1.0], "median": 1.25}}
+    text = bench_loop.report(
+        {"experiment": {"runs": [median], "median": median, "dvc_alone": alone}}
+    )
+    assert text.splitlines()[-1] == "DVC alone, dvc repro: median 1.25 s (1.25, 1.00)"
