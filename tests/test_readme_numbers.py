@@ -95,7 +95,7 @@ def test_the_readmes_experiment_loop_figures_are_what_bench_loop_measured():
     for name, count in (("repro_nothing_to_do", 5), ("exp_run_from_run_cache", 3)):
         runs = sorted(alone[name]["runs"])
         quoted = f"{alone[name]['median']:.2f} s{'**' if count == 5 else ''} (median of {count}: "
-        assert f"{quoted}{runs[0]:.2f}–{runs[-1]:.2f} s)" in README, name
+        assert f"{quoted}{runs[0]:.2f}\u2013{runs[-1]:.2f} s)" in README, name
     assert f"takes {alone['exp_run_from_run_cache']['median']:.2f} s; profiled" in README
     sweep = results["sweep"]
     seconds = f"{sweep['sequential']['seconds']:.1f} s → {sweep['parallel']['seconds']:.1f} s"
