@@ -17,6 +17,7 @@ import scratchnn as sn
 from pipeline.artifacts import load_split
 from pipeline.config import PROJECT_ROOT, compose, to_yaml, validate
 from pipeline.stages.prepare import prepare
+from pipeline.tools import bench_sweep
 from pipeline.tracking import store_root
 from tests.conftest import MlflowServer, free_port, tiny_overrides
 
@@ -154,6 +155,10 @@ def test_sweep_jobs_are_child_runs_of_one_parent(tmp_path, small_csvs, launcher,
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert all("test_accuracy" in r.data.metrics for r in children)
     assert_default_experiment_empty(client)
+    # what `make bench-sweep` reads: every epoch of every job of this sweep, to the microsecond
+    seconds = bench_sweep.logged_epoch_seconds(tmp_path / "mlflow.db", tmp_path / "sweep")
+    assert len(seconds) == 2 * len(lrs) and all(0 < s < 60 for s in seconds)
+    assert bench_sweep.logged_epoch_seconds(tmp_path / "mlflow.db", tmp_path / "other") == []
     models = sorted((tmp_path / "sweep").glob("*/model.npz"))
     assert len(models) == len(lrs)  # each job its own folder
     after = model.stat().st_mtime_ns if model.exists() else None
