@@ -60,7 +60,8 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
         # Hydra turns a callback's exception into a warning and launches the jobs anyway: a
         # configuration or tracking error stops the sweep here, as one line, before any job
-        optuna_storage.install()  # before the Optuna sweeper opens a shared storage
+        # before the Optuna sweeper opens a shared storage
+        optuna_storage.install_for(config.hydra.sweeper.get("_target_", ""))
         slurm_jobs.poll_sacct_often(config.hydra.launcher.get("_target_", ""))
         with user_errors_exit():  # which also makes SIGTERM an interrupt in this process
             self._start_parent_run(config)
