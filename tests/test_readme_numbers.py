@@ -151,3 +151,15 @@ def test_the_readmes_register_examples_agree_with_its_winners_line_and_the_commi
     assert f"{float(registered):.2%}" == f"{accuracy}%"
     val = METRICS["val"]["accuracy"]
     assert f"as neuralscratch version 3 (val_accuracy {val:.4f}); it beats the champion" in README
+
+
+def test_the_readmes_sweep_speed_up_is_what_bench_sweep_measured():
+    """README, "Learning-rate sweeps": `make bench-sweep`'s two modes, their ratio and the
+    median epoch of each, as `reports/bench_sweep.json` holds them."""
+    results = json.loads((PROJECT_ROOT / "reports" / "bench_sweep.json").read_text())
+    sequential, parallel = results["sequential"]["seconds"], results["parallel"]["seconds"]
+    quoted = f"**{sequential:.1f} s → {parallel:.1f} s ({results['speedup']:.2f} \u00d7)**"
+    assert quoted in PROSE
+    epochs = {f"{results[mode]['median_epoch_seconds']:.2f}" for mode in ("sequential", "parallel")}
+    (epoch,) = epochs
+    assert f"(median {epoch} s in both modes, from the seconds each job logs to MLflow)" in PROSE
