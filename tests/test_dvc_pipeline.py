@@ -129,6 +129,12 @@ def test_repro_reruns_exactly_what_changed(project):
     )
     assert stages_run(run(project, "dvc", "repro", "evaluate")) == ["prepare", "train", "evaluate"]
 
+    # back to the configuration before: DVC's run cache holds all three stages, and
+    # `--no-run-cache` (README) runs them anyway
+    run(project, "python", "-m", "pipeline.tools.params", "experiment=tiny", "optimizer.lr=0.01")
+    again = run(project, "dvc", "repro", "--no-run-cache", "evaluate")
+    assert stages_run(again) == ["prepare", "train", "evaluate"] and "skipping run" not in again
+
     metrics = json.loads(run(project, "dvc", "metrics", "show", "--json"))
     values = metrics[""]["data"]["reports/metrics.json"]["data"]
     assert 0.0 <= values["test"]["accuracy"] <= 1.0 and values["test"]["loss"] > 0
