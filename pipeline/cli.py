@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,10 +26,20 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 
 INTERRUPTED = threading.Event()  # set by SIGTERM/SIGINT: code that swallows errors must not hide it
-_shield = {"depth": 0, "pending": ""}
+# A second signal this soon after the first is the same interrupt delivered twice: SLURM's
+# slurmstepd signals a task that srun signals too, at its time limit or `scancel`. Taken as a
+# new interrupt, it cut short the marking of the run KILLED and left it RUNNING. Later, Ctrl-C
+# again interrupts as usual (a user who will not wait for a slow store).
+REPEATED_WITHIN_SECONDS = 5.0
+_shield = {"depth": 0, "pending": "", "first": 0.0}
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    now = time.monotonic()
+    if INTERRUPTED.is_set() and now - _shield["first"] < REPEATED_WITHIN_SECONDS:
+        return
+    if not INTERRUPTED.is_set():
+        _shield["first"] = now
     INTERRUPTED.set()
     if _shield["depth"]:  # inside a store call: interrupt when it is done, not halfway
         _shield["pending"] = signal.Signals(signum).name
@@ -48,21 +59,6 @@ def shielded() -> Iterator[None]:
         if not _shield["depth"] and _shield["pending"]:
             name, _shield["pending"] = _shield["pending"], ""
             raise KeyboardInterrupt(name)
-
-
-@contextlib.contextmanager
-def interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C/SIGTERM for the whole block and drop them at its end, for code that is
-    already ending the process because of an interrupt or an error (marking the run KILLED or
-    FAILED): a second signal would cut that short. SLURM sends one: at a job's time limit or
-    ``scancel``, srun forwards SIGTERM to a task that slurmstepd signals as well."""
-    _shield["depth"] += 1
-    try:
-        yield
-    finally:
-        _shield["depth"] -= 1
-        if not _shield["depth"]:
-            _shield["pending"] = ""
 
 
 @contextlib.contextmanager

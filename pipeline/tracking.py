@@ -35,7 +35,7 @@ from omegaconf import OmegaConf
 
 import scratchnn as sn
 from pipeline import phases
-from pipeline.cli import INTERRUPTED, interrupts_held, shielded
+from pipeline.cli import INTERRUPTED, shielded
 from pipeline.config import PROJECT_ROOT, Config, PipelineError
 from pipeline.io import write_json
 from pipeline.redact import redact_command, redact_text, redact_uri
@@ -444,25 +444,23 @@ def run_status(run: Run | None) -> Iterator[Run | None]:
 
 
 def _finish(run: Run, status: str, error: str) -> None:
-    """Mark ``run`` ended, deaf to further interrupts (the process is ending already). An
-    interrupt can land mid-request and leave the client's connection unusable, so a second try
-    goes through a new client."""
+    """Mark ``run`` ended. An interrupt can land mid-request and leave the client's connection
+    unusable, so a second try goes through a new client."""
 
     def mark(target: Run) -> None:
         target.set_tags({"error": error})
         target.end(status)
 
-    with interrupts_held():
+    try:
+        mark(run)
+    except Exception:  # the store's own error, whatever its kind: try afresh
         try:
-            mark(run)
-        except Exception:  # the store's own error, whatever its kind: try afresh
-            try:
-                mark(Run(client_for(tracking_uri()), run.run_id, run.experiment_id))
-            except Exception as failure:
-                print(
-                    f"warning: could not mark the MLflow run {status}: {redact_text(str(failure))}",
-                    file=sys.stderr,
-                )
+            mark(Run(client_for(tracking_uri()), run.run_id, run.experiment_id))
+        except Exception as failure:
+            print(
+                f"warning: could not mark the MLflow run {status}: {redact_text(str(failure))}",
+                file=sys.stderr,
+            )
 
 
 def best_effort(action: Callable[[], None], what: str, then: str = "") -> bool:
