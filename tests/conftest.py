@@ -257,8 +257,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def order(item: pytest.Item) -> tuple[bool, bool, int]:
         rank = FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST)
-        long, minutes = (item.get_closest_marker(name) is None for name in ("long", "minutes"))
-        return long, minutes, rank
+        not_long, not_minutes = (item.get_closest_marker(m) is None for m in ("long", "minutes"))
+        return not_long, not_minutes, rank  # False sorts first
 
     items.sort(key=order)
     workers = _WORKERS if os.environ.get("PYTEST_XDIST_WORKER") else 1
