@@ -123,6 +123,17 @@ def tiny_overrides(
     return overrides + ([f"tracking.experiment={experiment}"] if experiment else [])
 
 
+def hydra_config(*overrides: str):
+    """The project's configuration with Hydra's own part (``.hydra``: launcher, sweeper), as a
+    multirun composes it from ``conf/``."""
+    from hydra import compose, initialize_config_dir
+
+    from pipeline.config import PROJECT_ROOT
+
+    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        return compose("config", list(overrides), return_hydra_config=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -263,6 +274,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=order)
     workers = _WORKERS if os.environ.get("PYTEST_XDIST_WORKER") else 1
     if workers > 1:
-        heavy = [item for item in items if order(item) != (True, True, len(FIRST))]
-        light = [item for item in items if order(item) == (True, True, len(FIRST))]
-        items[:] = spread(heavy, light, workers)
+        light = (True, True, len(FIRST))  # the largest key: the light tests sort last
+        heavy = [item for item in items if order(item) < light]
+        items[:] = spread(heavy, items[len(heavy) :], workers)

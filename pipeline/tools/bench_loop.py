@@ -132,11 +132,18 @@ def breakdown(records: list[dict[str, Any]], wall: float, epochs: float) -> dict
     return {"wall": wall, "epochs": epochs, "overhead": wall - epochs, **totals}
 
 
+def venv_env() -> dict[str, str]:
+    """This environment, with this interpreter's folder first on PATH (the stages' ``python``)."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
 def experiment(copy: Path, lr: float, phases_file: Path) -> dict[str, float]:
     """One timed ``dvc exp run -S optimizer.lr=<lr>`` in the copy."""
     phases_file.unlink(missing_ok=True)
-    env = {**os.environ, phases.ENV: str(phases_file)}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env = {**venv_env(), phases.ENV: str(phases_file)}
     env.pop("MLFLOW_TRACKING_URI", None)  # the copy's own store
     command = ["dvc", "exp", "run", "-S", f"optimizer.lr={lr:g}"]
     started = time.perf_counter()
@@ -158,7 +165,7 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
 def dvc_seconds(copy: Path, command: list[str], repeats: int) -> dict[str, Any]:
     """DVC alone: ``command`` timed ``repeats`` times in the copy, where no stage has to run;
     each run's seconds and their median."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = venv_env()
     runs = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -209,7 +216,7 @@ def sweeps(values: str) -> dict[str, Any]:
             before = os.environ.get(phases.ENV)
             os.environ[phases.ENV] = str(folder / f"{mode}.jsonl")
             try:
-                runs[mode] = bench_sweep.timed_sweep(command, folder / "mlflow.db")
+                runs[mode] = bench_sweep.timed_sweep(command, folder / "mlflow.db", folder / mode)
             finally:
                 if before is None:
                     del os.environ[phases.ENV]

@@ -68,7 +68,8 @@ def logged_epoch_seconds(store: Path, sweep_dir: Path) -> list[float]:
     ]
 
 
-def timed_sweep(command: list[str], store: Path) -> dict[str, Any]:
+def timed_sweep(command: list[str], store: Path, sweep_dir: Path) -> dict[str, Any]:
+    """``command`` (a sweep into ``sweep_dir``, logging to ``store``) timed from start to exit."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
     started = time.perf_counter()
     result = subprocess.run(
@@ -77,7 +78,6 @@ def timed_sweep(command: list[str], store: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise PipelineError(f"{' '.join(command)} failed:\n{result.stderr.strip()[-3000:]}")
-    sweep_dir = Path(command[-1].removeprefix("hydra.sweep.dir="))
     epochs = logged_epoch_seconds(store, sweep_dir) or epoch_seconds(result.stdout)
     return {
         "command": " ".join(command[1:]),
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for mode, n_jobs in (("sequential", 1), ("parallel", args.n_jobs)):
             command = sweep_command(args.values, n_jobs, args.overrides, folder / mode)
             print(f"{mode}: {' '.join(command[1:])}", flush=True)
-            runs[mode] = timed_sweep(command, folder / "mlflow.db")
+            runs[mode] = timed_sweep(command, folder / "mlflow.db", folder / mode)
     results = summary(runs["sequential"], runs["parallel"])
     results["load_average_after"] = os.getloadavg()[0]
     print(report(results))

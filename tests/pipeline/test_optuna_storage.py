@@ -3,16 +3,13 @@ costs every other sweep 1.4 s. (The fix itself, two sweeps sharing one study on 
 tests/cluster/test_optuna.py.)"""
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from pipeline import optuna_storage
-from pipeline.config import PROJECT_ROOT
+from tests.conftest import hydra_config
 
 
 def sweeper_target(*overrides: str) -> str:
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        config = compose("config", list(overrides), return_hydra_config=True)
-    return config.hydra.sweeper._target_
+    return hydra_config(*overrides).hydra.sweeper._target_
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from pipeline.config import PROJECT_ROOT, compose, to_yaml
 from pipeline.tools.sweep import blas_threads
-from tests.conftest import free_port, tiny_overrides, write_digits_csv
+from tests.conftest import free_port, hydra_config, tiny_overrides, write_digits_csv
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
@@ -149,8 +149,6 @@ def test_parallel_jobs_split_the_cores_for_blas(monkeypatch, launcher, cores, th
 def blas_threads_inside_a_job(monkeypatch, tmp_path, *overrides: str) -> set[int]:
     """The BLAS thread counts a sweep job of ``overrides`` trains with: ``job`` as Hydra calls
     it in each job's process, with its training replaced by a look at threadpoolctl."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
     from threadpoolctl import threadpool_info
@@ -164,8 +162,7 @@ def blas_threads_inside_a_job(monkeypatch, tmp_path, *overrides: str) -> set[int
         return 1.0
 
     monkeypatch.setattr(sweep_tool, "run_job", look)
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        raw = hydra_compose("config", list(overrides), return_hydra_config=True)
+    raw = hydra_config(*overrides)
     with open_dict(raw):  # what Hydra fills in for a job it launches
         raw.hydra.job.num = 0
         raw.hydra.runtime.output_dir = str(tmp_path)

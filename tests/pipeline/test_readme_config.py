@@ -5,13 +5,12 @@ import re
 
 import numpy as np
 import pytest
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from pipeline.config import PROJECT_ROOT, ConfigError, compose, validate
 from pipeline.factory import build_network, check_model
 from scratchnn.layers.base import LAYER_TYPES, Layer, register
+from tests.conftest import hydra_config
 
 README = (PROJECT_ROOT / "README.md").read_text()
 ARCHITECTURES = README.split("### Other architectures", 1)[1].split("\n### ", 1)[0]
@@ -83,8 +82,7 @@ def test_the_slurm_launcher_takes_the_readmes_settings():
     ]
     assert len(overrides) == 6
     overrides = [o.replace("<partition>", "debug") for o in overrides]
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        launcher = hydra_compose("config", overrides, return_hydra_config=True).hydra.launcher
+    launcher = hydra_config(*overrides).hydra.launcher
     assert launcher.partition == "debug" and launcher.timeout_min == 30
     assert launcher.cpus_per_task == 4 and launcher.mem_gb == 8
     assert launcher.array_parallelism == 8 and "SlurmLauncher" in launcher._target_

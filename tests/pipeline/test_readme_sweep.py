@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
 from pipeline.config import PROJECT_ROOT, compose, validate
@@ -20,15 +18,10 @@ from pipeline.stages.prepare import prepare
 from pipeline.tools import sweep
 from pipeline.tools.hydra_records import redact_job_records
 from pipeline.tools.sweep_parent import parent_status
-from tests.conftest import tiny_overrides
+from tests.conftest import hydra_config, tiny_overrides
 
 README = (PROJECT_ROOT / "README.md").read_text()
 SECRET = "planted-s3cr3t-value"
-
-
-def hydra_config(*overrides: str):
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        return hydra_compose("config", list(overrides), return_hydra_config=True)
 
 
 def test_a_job_reuses_the_prepared_data_only_when_its_settings_match(tmp_path, small_csvs):

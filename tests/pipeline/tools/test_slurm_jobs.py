@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.tools import slurm_jobs
 from pipeline.tools.sweep_parent import ENDING_JOBS_POLLS, settled_children
+from tests.conftest import hydra_config
 
 
 def child(status: str, job: str | None) -> SimpleNamespace:
@@ -112,13 +113,7 @@ def test_a_jobs_run_is_tagged_with_its_slurm_id(monkeypatch, env, tags):
 
 
 def launcher_target(launcher: str) -> str:
-    from hydra import compose, initialize_config_dir
-
-    from pipeline.config import PROJECT_ROOT
-
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        config = compose("config", [f"hydra/launcher={launcher}"], return_hydra_config=True)
-    return config.hydra.launcher._target_
+    return hydra_config(f"hydra/launcher={launcher}").hydra.launcher._target_
 
 
 def test_a_slurm_sweep_asks_sacct_every_10_s_and_other_launchers_leave_submitit_alone(
