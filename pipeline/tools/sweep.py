@@ -36,7 +36,7 @@ from pipeline.io import write_json
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train_tracked
-from pipeline.tools import slurm_jobs
+from pipeline.tools import joblib_workers, slurm_jobs
 from pipeline.tools.hydra_records import redact_job_records
 from pipeline.tools.sweep_parent import end_parent
 
@@ -64,10 +64,11 @@ class MlflowSweepCallback(Callback):
         optuna_storage.install_for(config.hydra.sweeper.get("_target_", ""))
         slurm_jobs.poll_sacct_often(config.hydra.launcher.get("_target_", ""))
         with user_errors_exit():  # which also makes SIGTERM an interrupt in this process
-            self._start_parent_run(config)
+            cfg = validate({k: v for k, v in config.items() if k != "hydra"})
+            with joblib_workers.warming(config.hydra.launcher, cfg.tracking.enabled):
+                self._start_parent_run(config, cfg)
 
-    def _start_parent_run(self, config: DictConfig) -> None:
-        cfg = validate({k: v for k, v in config.items() if k != "hydra"})
+    def _start_parent_run(self, config: DictConfig, cfg: Config) -> None:
         if not cfg.tracking.enabled:
             return
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -185,12 +186,16 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(raw: DictConfig) -> float:
-    with user_errors_exit():
-        # SLURM's warning before a job's time limit (submitit asks for SIGUSR2): noted, and the
-        # training goes on (submitit's own handler would requeue the job). At the limit SLURM
-        # sends SIGTERM, which ends the run KILLED, and the job is TIMEOUT in sacct
-        signal.signal(signal.SIGUSR2, time_limit_near)
-        return job(raw)
+    try:
+        with user_errors_exit():
+            # SLURM's warning before a job's time limit (submitit asks for SIGUSR2): noted, and
+            # the training goes on (submitit's own handler would requeue the job). At the limit
+            # SLURM sends SIGTERM, which ends the run KILLED, and the job is TIMEOUT in sacct
+            signal.signal(signal.SIGUSR2, time_limit_near)
+            return job(raw)
+    finally:  # a joblib worker is stopped, not torn down, after the sweep's last job
+        sys.stdout.flush()
+        sys.stderr.flush()
 
 
 def time_limit_near(signum: int, frame: object) -> None:
@@ -211,3 +216,4 @@ def job(raw: DictConfig) -> float:
 
 if __name__ == "__main__":
     main()
+    joblib_workers.end_sweep_process()

@@ -4,12 +4,19 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import free_port, tiny_overrides
 
 
-def test_unreachable_tracking_server_stops_the_sweep_before_any_job(tmp_path, small_csvs):
+# with joblib, the workers are being started while the parent run is created: the error
+# cancels them without joblib's warning about cancelled tasks
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"]
+)
+def test_unreachable_tracking_server_stops_the_sweep_before_any_job(tmp_path, small_csvs, launcher):
     uri = f"http://127.0.0.1:{free_port()}"  # nobody listens on it
-    overrides = tiny_overrides(tmp_path, small_csvs)
+    overrides = [*tiny_overrides(tmp_path, small_csvs), *launcher]
     command = [sys.executable, "-m", "pipeline.tools.sweep", "-m", "optimizer.lr=0.01,0.02"]
     result = subprocess.run(
         [*command, *overrides, f"hydra.sweep.dir={tmp_path / 'multirun'}"],

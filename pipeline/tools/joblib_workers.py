@@ -1,0 +1,107 @@
+"""A joblib sweep's worker processes: ready when the first job is dispatched, not waited for
+once the last one has returned.
+
+Hydra's joblib launcher runs the jobs with ``joblib.Parallel(**hydra.launcher)`` on loky's
+reusable executor, and a later ``Parallel`` with the same settings reuses the workers of an
+earlier one (joblib's documented behaviour). So, while the sweep process creates its parent run
+(about a second: MLflow's import and its store), ``warm_up`` has the same ``Parallel`` start
+the workers, each importing the job's modules and opening the tracking store; the launcher
+then finds them ready, instead of starting them only after the parent run exists.
+
+At the end, an idle worker exits through the interpreter's teardown of every module a job
+loaded (about 0.7 s, MLflow's and pandas' among them), and Python's own exit waits for it; then
+the sweep process tears its modules down too (about 0.5 s). ``end_sweep_process`` stops the
+idle workers at once and ends the process as a finished stage does (``cli.end_process``).
+"""
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline import cli, phases
+
+LAUNCHER_SUFFIX = ".JoblibLauncher"
+PREPARING = "preparing a joblib worker"  # its phase, for ``make bench-loop``
+
+
+def is_joblib(launcher: DictConfig) -> bool:
+    return str(launcher.get("_target_", "")).endswith(LAUNCHER_SUFFIX)
+
+
+def parallel_settings(launcher: DictConfig) -> dict[str, Any]:
+    """The keyword arguments Hydra's launcher gives ``joblib.Parallel`` (its ``_core.launch``)."""
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
+    settings = OmegaConf.to_container(launcher, resolve=True)
+    assert isinstance(settings, dict)
+    settings = {str(key): value for key, value in settings.items() if key != "_target_"}
+    settings["backend"] = "loky"  # what the launcher sets, whatever the configuration says
+    process_joblib_cfg(settings)
+    return settings
+
+
+def prepare_worker(tracking_on: bool) -> int:
+    """In a worker: import what a job imports and open the tracking store (a job opens it
+    again from MLflow's cache). A failure is left for the job itself to report: the job meets
+    the same error."""
+    with phases.timed(PREPARING), contextlib.suppress(Exception):
+        import pipeline.tools.sweep  # noqa: F401  (the task's own module: Hydra, pandas, stages)
+
+        if tracking_on:
+            import mlflow  # noqa: F401
+
+            from pipeline import tracking
+
+            uri = tracking.tracking_uri()
+            if tracking.is_local_store(uri):  # a server's client opens nothing ahead
+                tracking.client_for(uri)
+    return os.getpid()
+
+
+def warm_up(launcher: DictConfig, tracking_on: bool) -> Iterator[int] | None:
+    """Start the joblib launcher's workers, each preparing itself; None for another launcher."""
+    if not is_joblib(launcher):
+        return None
+    import joblib
+
+    settings = parallel_settings(launcher)
+    workers = joblib.effective_n_jobs(settings.get("n_jobs", -1))
+    parallel = joblib.Parallel(**settings, return_as="generator_unordered")
+    return parallel(joblib.delayed(prepare_worker)(tracking_on) for _ in range(workers))
+
+
+@contextlib.contextmanager
+def warming(launcher: DictConfig, tracking_on: bool) -> Iterator[None]:
+    """The block runs while the workers prepare (``warm_up``); after it, wait until they are
+    ready. A block that fails cancels the preparation without a word (joblib warns that tasks
+    were cancelled): the block's own error is what the user needs to read."""
+    started = warm_up(launcher, tracking_on)
+    try:
+        yield
+    except BaseException:
+        if started is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                started.close()  # type: ignore[attr-defined]  (a generator)
+        raise
+    if started is not None:
+        list(started)
+
+
+def stop_idle_workers() -> None:
+    """Stop the sweep's joblib workers, idle now that every job has returned, without waiting
+    for their teardown. A job flushes its output before it returns (``sweep.main``)."""
+    loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(loky, "_executor", None)  # the one executor joblib's Parallel reuses
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
+def end_sweep_process() -> None:
+    stop_idle_workers()
+    cli.end_process()

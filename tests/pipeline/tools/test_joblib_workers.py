@@ -1,0 +1,53 @@
+"""A joblib sweep's workers start while the sweep creates its parent run, run every job, and
+are stopped once the last job has returned (``pipeline/tools/joblib_workers.py``)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from pipeline import phases
+from pipeline.config import PROJECT_ROOT
+from pipeline.tools import joblib_workers
+from tests.conftest import hydra_config, tiny_overrides
+
+LRS = ("0.01", "0.02", "0.03")
+
+
+def test_jobs_run_in_the_workers_prepared_while_the_parent_run_started(tmp_path, small_csvs):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # fresh: the workers open it as it is created
+    record = tmp_path / "phases.jsonl"
+    command = [
+        sys.executable, "-m", "pipeline.tools.sweep", "-m", f"optimizer.lr={','.join(LRS)}",
+        *tiny_overrides(tmp_path, small_csvs, epochs=1, experiment="warm"),
+        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]  # fmt: skip
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, phases.ENV: str(record)}
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    assert result.stdout.count("epoch 1/1") == len(LRS)  # every job's output reached the pipe
+
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    prepared = {line["pid"] for line in lines if line["phase"] == joblib_workers.PREPARING}
+    trained = {line["pid"] for line in lines if line["phase"] == "epochs"}
+    assert len(prepared) == 2  # one per worker, both before the first job
+    assert trained == prepared  # joblib reused them: no worker was started after the parent
+    assert all(not Path(f"/proc/{pid}").exists() for pid in prepared)  # and none is left over
+
+    runs = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name("warm").experiment_id]
+    )
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] * (len(LRS) + 1)
+
+
+def test_other_launchers_start_no_workers():
+    basic = hydra_config().hydra.launcher
+    assert not joblib_workers.is_joblib(basic)
+    assert joblib_workers.warm_up(basic, tracking_on=True) is None
