@@ -18,7 +18,7 @@ import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -58,12 +58,12 @@ def prepare_worker(tracking_on: bool) -> int:
             from pipeline import tracking
 
             uri = tracking.tracking_uri()
-            if tracking.is_local_store(uri):  # a server's client opens nothing ahead
+            if tracking.is_local_store(uri):  # a server, or a database, the job opens itself
                 tracking.client_for(uri)
     return os.getpid()
 
 
-def warm_up(launcher: DictConfig, tracking_on: bool) -> Iterator[int] | None:
+def warm_up(launcher: DictConfig, tracking_on: bool) -> Generator[int, None, None] | None:
     """Start the joblib launcher's workers, each preparing itself; None for another launcher."""
     if not is_joblib(launcher):
         return None
@@ -87,7 +87,7 @@ def warming(launcher: DictConfig, tracking_on: bool) -> Iterator[None]:
         if started is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                started.close()  # type: ignore[attr-defined]  (a generator)
+                started.close()
         raise
     if started is not None:
         list(started)

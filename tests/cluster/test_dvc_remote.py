@@ -2,7 +2,7 @@
 and reports, and `dvc repro` there has nothing to do. Experiments go the same way: `dvc exp
 push` to a Git remote (their refs) and the DVC remote (their outputs); a fresh clone of that Git
 remote `dvc exp pull`s them, lists them, and `dvc exp apply` restores their params, metrics
-and model."""
+and model. A queued experiment does not travel until it has run."""
 
 import json
 import secrets
@@ -58,6 +58,14 @@ def test_push_then_pull_in_a_fresh_clone(cluster, project, tmp_path):  # noqa: F
         ["git", "push", "-q", str(origin), "HEAD:refs/heads/main"], cwd=project, check=True
     )
     dvc(project, env, "exp", "push", str(origin), experiment)
+    # only finished experiments travel: one queued, not run, is no experiment to push yet
+    dvc(project, env, "exp", "run", "--queue", "-n", f"queued-{experiment}", "-S", "train.seed=7")
+    dvc(project, env, "exp", "push", str(origin), "--rev", "HEAD")  # every experiment of HEAD
+    refs = subprocess.run(
+        ["git", "ls-remote", str(origin), "refs/exps/*"], capture_output=True, text=True,
+        check=True,
+    ).stdout.split()[1::2]  # fmt: skip
+    assert [ref.rsplit("/", 1)[-1] for ref in refs] == [experiment], refs
 
     fresh = tmp_path / "fresh"
     subprocess.run(["git", "clone", "-q", "-b", "main", str(origin), str(fresh)], check=True)
