@@ -160,5 +160,7 @@ def test_the_readmes_sweep_speed_up_is_what_bench_sweep_measured():
     sequential, parallel = results["sequential"]["seconds"], results["parallel"]["seconds"]
     quoted = f"**{sequential:.1f} s → {parallel:.1f} s ({results['speedup']:.2f} \u00d7)**"
     assert quoted in PROSE
-    one, two = (f"{results[mode]['median_epoch_seconds']:.2f}" for mode in ("sequential", "parallel"))
+    one, two = (
+        f"{results[mode]['median_epoch_seconds']:.2f}" for mode in ("sequential", "parallel")
+    )
     assert f"(median {one} s sequential and {two} s with joblib, from the seconds" in PROSE

@@ -78,19 +78,20 @@ def warm_up(launcher: DictConfig, tracking_on: bool) -> Generator[int, None, Non
 @contextlib.contextmanager
 def warming(launcher: DictConfig, tracking_on: bool) -> Iterator[None]:
     """The block runs while the workers prepare (``warm_up``); after it, wait until they are
-    ready. A block that fails cancels the preparation without a word (joblib warns that tasks
-    were cancelled): the block's own error is what the user needs to read."""
+    ready. An error or an interrupt, in the block or in the wait, cancels the preparation
+    without a word (joblib warns that tasks were cancelled): the error, or ``interrupted``, is
+    what the user needs to read."""
     started = warm_up(launcher, tracking_on)
     try:
         yield
+        if started is not None:
+            list(started)
     except BaseException:
         if started is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 started.close()
         raise
-    if started is not None:
-        list(started)
 
 
 def stop_idle_workers() -> None:

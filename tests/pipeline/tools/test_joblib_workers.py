@@ -3,8 +3,10 @@ are stopped once the last job has returned (``pipeline/tools/joblib_workers.py``
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -51,3 +53,40 @@ def test_other_launchers_start_no_workers():
     basic = hydra_config().hydra.launcher
     assert not joblib_workers.is_joblib(basic)
     assert joblib_workers.warm_up(basic, tracking_on=True) is None
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def test_ctrl_c_while_the_workers_prepare_is_one_line(tmp_path, small_csvs):
+    """Interrupted while its workers start, the sweep says ``interrupted`` and nothing else
+    (no joblib warning about the cancelled preparation), exits 130 and leaves no worker."""
+    command = [
+        sys.executable, "-m", "pipeline.tools.sweep", "-m", "optimizer.lr=0.01,0.02",
+        *tiny_overrides(tmp_path, small_csvs, epochs=1),
+        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    ]  # fmt: skip
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    sweep = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not children(sweep.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first workers: the preparation has begun
+        started = children(sweep.pid)
+        assert started, "no joblib worker started"
+        sweep.send_signal(signal.SIGINT)
+        _, err = sweep.communicate(timeout=60)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 130, err
+    assert err.splitlines() == ["interrupted: no partial output was kept"], err
+    deadline = time.monotonic() + 10  # the workers end with the sweep, not idle for minutes
+    while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in started if Path(f"/proc/{pid}").exists()]
