@@ -63,25 +63,53 @@ def prepare_worker(tracking_on: bool) -> int:
     return os.getpid()
 
 
-def warm_up(launcher: DictConfig, tracking_on: bool) -> Generator[int, None, None] | None:
-    """Start the joblib launcher's workers, each preparing itself; None for another launcher."""
+def jobs_at_once(hydra: DictConfig) -> int | None:
+    """The most jobs the sweeper hands the launcher at once (``hydra``: the configuration's
+    ``hydra`` node): the largest batch Hydra's basic sweeper makes of the overrides (with its
+    own ``split_arguments``), or a batch of trials of a sweeper with ``n_jobs`` (Optuna's);
+    None when it cannot be told."""
+    sweeper = hydra.sweeper
+    if str(sweeper.get("_target_", "")).endswith(".BasicSweeper"):
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        params = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
+        try:
+            overrides = OverridesParser.create().parse_overrides([*params, *hydra.overrides.task])
+            batches = BasicSweeper.split_arguments(overrides, sweeper.get("max_batch_size"))
+        except Exception:  # a sweep the basic sweeper refuses: it says so itself
+            return None
+        return max(len(batch) for batch in batches)
+    trials = sweeper.get("n_jobs")
+    return trials if isinstance(trials, int) and trials > 0 else None
+
+
+def warm_up(
+    launcher: DictConfig, tracking_on: bool, jobs: int | None = None
+) -> Generator[int, None, None] | None:
+    """Start the joblib launcher's workers, each preparing itself; None for another launcher,
+    or when fewer ``jobs`` are launched at once than there are workers: some workers would
+    then get no job, and which ones is loky's choice (a job can land on a worker that did not
+    prepare), so preparing them would only take CPU from the ones that do."""
     if not is_joblib(launcher):
         return None
     import joblib
 
     settings = parallel_settings(launcher)
     workers = joblib.effective_n_jobs(settings.get("n_jobs", -1))
+    if jobs is not None and jobs < workers:
+        return None
     parallel = joblib.Parallel(**settings, return_as="generator_unordered")
     return parallel(joblib.delayed(prepare_worker)(tracking_on) for _ in range(workers))
 
 
 @contextlib.contextmanager
-def warming(launcher: DictConfig, tracking_on: bool) -> Iterator[None]:
-    """The block runs while the workers prepare (``warm_up``); after it, wait until they are
-    ready. An error or an interrupt, in the block or in the wait, cancels the preparation
-    without a word (joblib warns that tasks were cancelled): the error, or ``interrupted``, is
-    what the user needs to read."""
-    started = warm_up(launcher, tracking_on)
+def warming(hydra: DictConfig, tracking_on: bool) -> Iterator[None]:
+    """The block runs while the sweep's workers prepare (``warm_up``; ``hydra``: the
+    configuration's ``hydra`` node); after it, wait until they are ready. An error or an
+    interrupt, in the block or in the wait, cancels the preparation without a word (joblib warns
+    that tasks were cancelled): the error, or ``interrupted``, is what the user needs to read."""
+    started = warm_up(hydra.launcher, tracking_on, jobs_at_once(hydra))
     try:
         yield
         if started is not None:

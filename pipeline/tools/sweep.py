@@ -65,7 +65,7 @@ class MlflowSweepCallback(Callback):
         slurm_jobs.poll_sacct_often(config.hydra.launcher.get("_target_", ""))
         with user_errors_exit():  # which also makes SIGTERM an interrupt in this process
             cfg = validate({k: v for k, v in config.items() if k != "hydra"})
-            with joblib_workers.warming(config.hydra.launcher, cfg.tracking.enabled):
+            with joblib_workers.warming(config.hydra, cfg.tracking.enabled):
                 self._start_parent_run(config, cfg)
 
     def _start_parent_run(self, config: DictConfig, cfg: Config) -> None:

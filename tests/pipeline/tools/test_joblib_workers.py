@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from mlflow import MlflowClient
+from omegaconf import OmegaConf
 
 from pipeline import phases
 from pipeline.config import PROJECT_ROOT
@@ -90,3 +91,28 @@ def test_ctrl_c_while_the_workers_prepare_is_one_line(tmp_path, small_csvs):
     while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in started if Path(f"/proc/{pid}").exists()]
+
+
+def sweep_hydra(*task: str, **sweeper: object):
+    basic = {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"}
+    return OmegaConf.create(
+        {"sweeper": {**basic, "max_batch_size": None, **sweeper}, "overrides": {"task": task}}
+    )
+
+
+def test_workers_prepare_only_when_each_gets_a_job():
+    launcher = hydra_config("hydra/launcher=joblib", "hydra.launcher.n_jobs=2").hydra.launcher
+    assert joblib_workers.warm_up(launcher, tracking_on=True, jobs=1) is None
+
+
+def test_the_jobs_run_at_once_are_counted_as_the_sweeper_batches_them():
+    assert joblib_workers.jobs_at_once(sweep_hydra("optimizer.lr=0.1,0.2,0.3")) == 3
+    assert joblib_workers.jobs_at_once(sweep_hydra("a=1,2", "b=range(3)", "c=4")) == 6
+    assert joblib_workers.jobs_at_once(sweep_hydra("a=1,2,3", max_batch_size=2)) == 2
+    assert joblib_workers.jobs_at_once(sweep_hydra("a=1", params={"b": "1,2"})) == 2
+    assert joblib_workers.jobs_at_once(sweep_hydra("a=interval(0,1)")) is None  # not basic's
+    optuna = OmegaConf.create({"sweeper": {"_target_": "x.OptunaSweeper", "n_jobs": 4}})
+    assert joblib_workers.jobs_at_once(optuna) == 4
+    # the project's own configuration: Hydra's basic sweeper, as a multirun composes it
+    hydra = hydra_config("hydra/launcher=joblib", "hydra.launcher.n_jobs=8").hydra
+    assert joblib_workers.jobs_at_once(hydra) == 1  # no sweep override: one job
