@@ -186,16 +186,12 @@ def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> fl
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(raw: DictConfig) -> float:
-    try:
-        with user_errors_exit():
-            # SLURM's warning before a job's time limit (submitit asks for SIGUSR2): noted, and
-            # the training goes on (submitit's own handler would requeue the job). At the limit
-            # SLURM sends SIGTERM, which ends the run KILLED, and the job is TIMEOUT in sacct
-            signal.signal(signal.SIGUSR2, time_limit_near)
-            return job(raw)
-    finally:  # a joblib worker is stopped, not torn down, after the sweep's last job
-        sys.stdout.flush()
-        sys.stderr.flush()
+    with user_errors_exit():
+        # SLURM's warning before a job's time limit (submitit asks for SIGUSR2): noted, and the
+        # training goes on (submitit's own handler would requeue the job). At the limit SLURM
+        # sends SIGTERM, which ends the run KILLED, and the job is TIMEOUT in sacct
+        signal.signal(signal.SIGUSR2, time_limit_near)
+        return job(raw)
 
 
 def time_limit_near(signum: int, frame: object) -> None:
@@ -216,4 +212,3 @@ def job(raw: DictConfig) -> float:
 
 if __name__ == "__main__":
     main()
-    joblib_workers.end_sweep_process()

@@ -1,5 +1,5 @@
 """A joblib sweep's workers start while the sweep creates its parent run, run every job, and
-are stopped once the last job has returned (``pipeline/tools/joblib_workers.py``)."""
+are gone once the sweep has ended (``pipeline/tools/joblib_workers.py``)."""
 
 import json
 import os
