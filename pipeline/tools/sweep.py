@@ -141,12 +141,11 @@ def job_config(cfg: Config, job_dir: Path) -> tuple[Config, bool]:
 
 def blas_threads(launcher: DictConfig) -> int | None:
     """One share of the cores per parallel job, so jobs don't fight over them."""
-    target = str(launcher.get("_target_", ""))
     cores = os.cpu_count() or 1
-    if "joblib" in target:
+    if joblib_workers.is_joblib(launcher):
         n_jobs = int(launcher.get("n_jobs") or -1)
         return max(1, cores // (cores if n_jobs < 1 else n_jobs))
-    if "submitit" in target:
+    if "submitit" in str(launcher.get("_target_", "")):
         return int(launcher.get("cpus_per_task") or 1)
     return None  # the basic launcher runs one job at a time: use every core
 

@@ -20,15 +20,20 @@ from tests.conftest import hydra_config, tiny_overrides
 LRS = ("0.01", "0.02", "0.03")
 
 
+def joblib_sweep(folder: Path, csvs, lrs: tuple[str, ...], experiment: str | None = None):
+    """A sweep of one-epoch jobs over ``lrs`` on two joblib workers, into ``folder``."""
+    return [
+        sys.executable, "-m", "pipeline.tools.sweep", "-m", f"optimizer.lr={','.join(lrs)}",
+        *tiny_overrides(folder, csvs, epochs=1, experiment=experiment),
+        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={folder / 'sweep'}",
+    ]  # fmt: skip
+
+
 def test_jobs_run_in_the_workers_prepared_while_the_parent_run_started(tmp_path, small_csvs):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # fresh: the workers open it as it is created
     record = tmp_path / "phases.jsonl"
-    command = [
-        sys.executable, "-m", "pipeline.tools.sweep", "-m", f"optimizer.lr={','.join(LRS)}",
-        *tiny_overrides(tmp_path, small_csvs, epochs=1, experiment="warm"),
-        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-    ]  # fmt: skip
+    command = joblib_sweep(tmp_path, small_csvs, LRS, experiment="warm")
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, phases.ENV: str(record)}
     result = subprocess.run(
         command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False
@@ -64,12 +69,7 @@ def children(pid: int) -> list[int]:
 def test_ctrl_c_while_the_workers_prepare_is_one_line(tmp_path, small_csvs):
     """Interrupted while its workers start, the sweep says ``interrupted`` and nothing else
     (no joblib warning about the cancelled preparation), exits 130 and leaves no worker."""
-    command = [
-        sys.executable, "-m", "pipeline.tools.sweep", "-m", "optimizer.lr=0.01,0.02",
-        *tiny_overrides(tmp_path, small_csvs, epochs=1),
-        "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-    ]  # fmt: skip
+    command = joblib_sweep(tmp_path, small_csvs, ("0.01", "0.02"))
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     sweep = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
