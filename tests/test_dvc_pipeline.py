@@ -188,6 +188,9 @@ def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     import numpy as np
     import pandas as pd
 
+    from pipeline.models import load_model, probabilities
+    from pipeline.plots import most_confident_mistakes
+
     output = run(project, "dvc", "repro", env=MAKE_RUN_ENV)
     stages = stages_run(output)
     chain = ["fetch", "prepare", "train", "evaluate"]
@@ -223,6 +226,12 @@ def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     if model_md5 == committed_md5("models/model.npz"):  # the committed model, bit for bit
         assert metrics == json.loads((PROJECT_ROOT / "reports" / "metrics.json").read_text())
         assert right == 984
+        # README, "Reports": the hard digits it names are in the committed misclassified.png
+        network = load_model(project / "models" / "model.npz", dtype=np.dtype("float32"))
+        x_test = np.load(project / "data" / "prepared" / "test_x.npy")
+        y_test = np.load(project / "data" / "prepared" / "test_y.npy")
+        in_the_figure = most_confident_mistakes(y_test, probabilities(network, x_test), 24)
+        assert {2654, 1226, 9009, 9024} <= set(in_the_figure.tolist())
 
     run(project, "python", "-m", "pipeline.tools.params", "data.val_size=4000")
     # what would rerun starts at prepare (a dry run cannot tell what prepare's new outputs

@@ -130,3 +130,26 @@ def test_dvc_remote_credentials_go_to_the_local_config_never_the_committed_one(m
     assert any("secret_access_key" in command for command in made)
     assert all(command[3] == "remote" and "--local" in command for command in made)
     assert "/config.local" in (PROJECT_ROOT / ".dvc" / ".gitignore").read_text().split()
+
+
+def test_the_real_cluster_advice_names_settings_that_exist():
+    """README, "What changes on a real cluster": every launcher key it names is one of Hydra's
+    submitit SLURM launcher, and the server option it names is one of `mlflow server`."""
+    import dataclasses
+
+    from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
+    from mlflow.cli import server
+
+    text = (PROJECT_ROOT / "README.md").read_text()
+    advice = text.split("### What changes on a real cluster", 1)[1].split("\n## ", 1)[0]
+    resources = advice.split("**Partition and resources**", 1)[1].split("\n- ", 1)[0]
+    named = {
+        re.sub(r"^hydra\.launcher\.|=.*$", "", key) for key in re.findall(r"`([^`]+)`", resources)
+    }
+    assert {"partition", "timeout_min", "cpus_per_task", "mem_gb", "array_parallelism"} <= named
+    launcher_keys = {field.name for field in dataclasses.fields(SlurmQueueConf)}
+    assert named <= launcher_keys, named - launcher_keys
+    options = {option for parameter in server.params for option in parameter.opts}
+    for option in re.findall(r"`(--[\w-]+)", advice):
+        assert option in options, option
+    assert "--allowed-hosts" in advice and "--host" in advice

@@ -147,16 +147,6 @@ def test_requirements_lock_is_what_make_lock_writes():
     assert sorted(header.split()) == sorted(option for option in recipe if option != "--quiet")
 
 
-def test_the_audits_package_count_and_first_package_are_the_locks():
-    """README, "Development": plain `pip-audit` "skipped all 223 packages" and `make audit`
-    stops at the first, "aiobotocore (3.10.0)": the lock's count and first package (pip-audit's
-    own output on this machine's index is a run by hand)."""
-    pins = locked_pins()
-    first, version = next(iter(pins.items()))
-    assert f"plain `pip-audit` skipped all {len(pins)} packages" in " ".join(README.split())
-    assert f"audited: {first} ({version})`, and exit status 2" in " ".join(README.split())
-
-
 def long_tests() -> set[str]:
     """``path::name`` of every test marked ``long`` (by decorator or by its module)."""
     found = set()
@@ -463,7 +453,7 @@ def test_the_readmes_library_example_runs(tmp_path, monkeypatch):
 def test_the_layout_has_the_files_the_readme_names():
     """Every file and folder the README names under tests/, scratchnn/ and pipeline/ exists."""
     for path in set(
-        re.findall(r"\b((?:tests|scratchnn|pipeline|conf|examples|vendor)/[\w/.]*\w)", README)
+        re.findall(r"\b((?:tests|scratchnn|pipeline|conf|examples|vendor|docs)/[\w/.-]*\w)", README)
     ):
         if "<" in path or path.endswith((".x", ".<name>")):
             continue

@@ -100,6 +100,8 @@ def test_the_readmes_experiment_loop_figures_are_what_bench_loop_measured():
     sweep = results["sweep"]
     seconds = f"{sweep['sequential']['seconds']:.1f} s → {sweep['parallel']['seconds']:.1f} s"
     assert f"{seconds}\n(**{sweep['speedup']:.2f} \u00d7**) now" in README
+    prepared = sweep["parallel"]["phases"]["preparing a joblib worker"]
+    assert f"That preparation takes {prepared:.1f} s, summed over the two workers" in PROSE
 
 
 PREDICTIONS = list(csv.DictReader((PROJECT_ROOT / "reports" / "predictions.csv").open()))

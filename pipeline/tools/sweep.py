@@ -30,6 +30,7 @@ import scratchnn as sn
 from pipeline import optuna_storage, tracking
 from pipeline.cli import INTERRUPTED, user_errors_exit
 from pipeline.config import PROJECT_ROOT, Config, prepare_settings, validate
+from pipeline.errors import PipelineError
 from pipeline.evaluation_log import log_evaluation
 from pipeline.factory import check_model
 from pipeline.io import write_json
@@ -64,6 +65,7 @@ class MlflowSweepCallback(Callback):
         optuna_storage.install_for(config.hydra.sweeper.get("_target_", ""))
         slurm_jobs.poll_sacct_often(config.hydra.launcher.get("_target_", ""))
         with user_errors_exit():  # which also makes SIGTERM an interrupt in this process
+            check_signal_delay(config.hydra.launcher)
             cfg = validate({k: v for k, v in config.items() if k != "hydra"})
             with joblib_workers.warming(config.hydra, cfg.tracking.enabled):
                 self._start_parent_run(config, cfg)
@@ -96,6 +98,26 @@ class MlflowSweepCallback(Callback):
             run.attempt(
                 lambda: end_parent(run, completed, interrupted), "ending the sweep's parent run"
             )
+
+
+NO_TIME_LIMIT = 0  # sbatch's --time=0 (and -1): no time limit, so no signal ahead of it
+
+
+def check_signal_delay(launcher: DictConfig) -> None:
+    """Refuse a SLURM time limit that is not above ``signal_delay_s``: submitit asks sbatch for
+    ``--time=<timeout_min> --signal=USR2@<signal_delay_s>``, so SLURM would signal each job as
+    it starts, before the job's own SIGUSR2 handler is in place (``main``). Only launchers with
+    both keys: SLURM's (submitit's local launcher has no signal_delay_s)."""
+    if "timeout_min" not in launcher or "signal_delay_s" not in launcher:
+        return
+    timeout_min, signal_delay_s = int(launcher.timeout_min), int(launcher.signal_delay_s)
+    if timeout_min > NO_TIME_LIMIT and timeout_min * 60 <= signal_delay_s:
+        raise PipelineError(
+            f"hydra.launcher.timeout_min={timeout_min} ({timeout_min * 60} s) is not above "
+            f"hydra.launcher.signal_delay_s={signal_delay_s}: SLURM would signal each job "
+            "(SIGUSR2) as it starts, before it trains; raise timeout_min to "
+            f"{signal_delay_s // 60 + 1} or more, or lower signal_delay_s below {timeout_min * 60}"
+        )
 
 
 def swept_keys(config: DictConfig) -> list[str]:
