@@ -64,14 +64,27 @@ class Digits:
     labels: np.ndarray | None  # (n,) int64 in 0..9, or None for an unlabelled test file
 
 
+def _compression(path: Path) -> str | None:
+    """``gzip`` for a ``.gz`` name, else None; a name pandas would read with another compression
+    (``.xz``, ``.zip``, ...) is refused: their damaged files fail in ways of their own, and one
+    compressed format is enough."""
+    compression = pd.io.common.infer_compression(path, "infer")
+    if compression not in (None, "gzip"):
+        raise DataError(
+            f"{path}: {compression} files are not read: decompress it, or compress it with gzip"
+            " (.csv.gz)"
+        )
+    return compression
+
+
 def _binary(path: Path):
-    """The file's bytes, decompressed as its name says (``.gz``, ...)."""
-    return pd.io.common.get_handle(path, "rb", compression="infer", is_text=False)
+    """The file's bytes, decompressed if its name ends in ``.gz``."""
+    return pd.io.common.get_handle(path, "rb", compression=_compression(path), is_text=False)
 
 
 def _text(path: Path):
     """The file's text for the csv module (undecoded line ends; a byte-order mark skipped)."""
-    return pd.io.common.get_handle(path, "r", compression="infer", encoding="utf-8-sig")
+    return pd.io.common.get_handle(path, "r", compression=_compression(path), encoding="utf-8-sig")
 
 
 def check_header(header: list[str], path: Path, require_labels: bool) -> bool:
@@ -91,10 +104,8 @@ def check_header(header: list[str], path: Path, require_labels: bool) -> bool:
             f"{path}: the header has {len(names)} pixel columns, expected {N_PIXELS} "
             f"(28x28) besides {LABEL_COLUMN!r}"
         )
-    layout, expected = next(
-        ((title, n) for title, n in LAYOUTS.items() if n[0] == names[0]),
-        next(iter(LAYOUTS.items())),
-    )
+    # the layout most of the names are in, so the first one out of place is the one named
+    layout, expected = max(LAYOUTS.items(), key=lambda item: sum(map(str.__eq__, names, item[1])))
     for i, (name, wanted) in enumerate(zip(names, expected, strict=True)):
         if name != wanted:
             raise DataError(

@@ -134,10 +134,29 @@ def hydra_config(*overrides: str):
         return compose("config", list(overrides), return_hydra_config=True)
 
 
+def random_prepared(folder: Path, rows: dict[str, int]) -> Path:
+    """A prepared-data folder of random float32 pixels and labels, ``rows`` per split."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in rows.items():
+        np.save(folder / f"{split}_x.npy", rng.random((n, 784), dtype=np.float32))
+        np.save(folder / f"{split}_y.npy", rng.integers(0, 10, n))
+    return folder
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port where every connection is refused for the whole test: bound here but never
+    listening, so no other process (another xdist worker's server, say) can take it meanwhile."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
 
 
 @dataclass

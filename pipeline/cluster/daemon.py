@@ -17,6 +17,10 @@ class ServiceError(RuntimeError):
     """A service did not start; the message names it and ends with the tail of its log."""
 
 
+class PortTaken(ServiceError):
+    """Another program took the service's port between ``free_port`` and the service's start."""
+
+
 def free_port() -> int:
     """A free TCP port on loopback (the kernel's pick, so parallel clusters never collide)."""
     with socket.socket() as probe:
@@ -69,17 +73,60 @@ def spawn(
     return process.pid
 
 
-def wait_until(name: str, ready: Callable[[], bool], folder: Path, timeout: float = 120) -> None:
-    """Poll ``ready`` until it holds; fail with the log's tail if the service died or is late."""
+def wait_until(
+    name: str,
+    ready: Callable[[], bool],
+    folder: Path,
+    timeout: float = 120,
+    port: int | None = None,
+) -> None:
+    """Poll ``ready`` until it holds; fail with the log's tail if the service died or is late.
+    With ``port``: ``PortTaken`` if another program listens there instead (``ready`` may be that
+    program answering), or the service died because the port was in use."""
     deadline = time.monotonic() + timeout
     while not ready():
         if not running(folder, name):
-            raise ServiceError(f"{name} exited at start-up:\n{log_tail(folder / f'{name}.log')}")
+            tail = log_tail(folder / f"{name}.log")
+            if port is not None and "in use" in tail:
+                raise PortTaken(f"{name}: port {port} is in use by another program:\n{tail}")
+            raise ServiceError(f"{name} exited at start-up:\n{tail}")
         if time.monotonic() > deadline:
             raise ServiceError(
                 f"{name} not ready after {timeout:.0f} s:\n{log_tail(folder / f'{name}.log')}"
             )
         time.sleep(0.1)
+    if port is not None and not listens(folder, name, port):
+        raise PortTaken(f"{name}: another program listens on port {port}")
+
+
+def listening_sockets(port: int) -> set[str]:
+    """``socket:[inode]`` of every TCP socket listening on ``port`` (IPv4 and IPv6)."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    sockets.add(f"socket:[{inode}]")
+    return sockets
+
+
+def listens(folder: Path, name: str, port: int) -> bool:
+    """Whether a process of the service's own session (it was started in one: ``spawn``)
+    listens on ``port``."""
+    session, sockets = pid_of(folder, name), listening_sockets(port)
+    if session is None or not sockets:
+        return False
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
+            if os.getsid(int(process.name)) == session and any(
+                str(fd.readlink()) in sockets for fd in (process / "fd").iterdir()
+            ):
+                return True
+    return False
 
 
 def pid_of(folder: Path, name: str) -> int | None:

@@ -63,7 +63,7 @@ def start(folder: Path, port: int, postgres: Postgres, s3_url: str) -> str:
         folder, env=env,
     )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
-    daemon.wait_until(NAME, lambda: daemon.http_ok(f"{uri}/health"), folder, timeout=180)
+    daemon.wait_until(NAME, lambda: daemon.http_ok(f"{uri}/health"), folder, timeout=180, port=port)
     return uri
 
 

@@ -73,7 +73,7 @@ def start(folder: Path, port: int) -> Postgres:
          "-k", sockets, "-c", "fsync=off", "-c", "password_encryption=scram-sha-256"],
         folder, user=user,
     )  # fmt: skip
-    daemon.wait_until(NAME, lambda: daemon.port_open(port), folder)
+    daemon.wait_until(NAME, lambda: daemon.port_open(port), folder, port=port)
     postgres = Postgres(folder, port)
     passwords = {role: secret(folder / "secrets" / f"{role}.password") for role in ROLES}
     if fresh:

@@ -37,7 +37,7 @@ def start(folder: Path, port: int) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     daemon.spawn(NAME, [program, "-H", "127.0.0.1", "-p", str(port)], folder, env=client_env())
     url = endpoint(port)
-    daemon.wait_until(NAME, lambda: daemon.http_ok(f"{url}/moto-api/"), folder)
+    daemon.wait_until(NAME, lambda: daemon.http_ok(f"{url}/moto-api/"), folder, port=port)
     client = s3_client(url)
     for bucket in BUCKETS:
         client.create_bucket(Bucket=bucket)

@@ -4,8 +4,10 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 from pipeline.cluster import daemon, mlflow_server, postgres, s3, slurm
 from pipeline.io import write_json
@@ -55,6 +57,30 @@ def load(folder: Path) -> Cluster | None:
     return Cluster(**json.loads(path.read_text())) if path.is_file() else None
 
 
+PORT_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+def on_free_ports(
+    start: Callable[..., T], stop: Callable[[Path], object], folder: Path, count: int = 1
+) -> T:
+    """``start(*ports)`` on ``count`` ports the kernel picked. If another program took one
+    between the pick and the service's start (``PortTaken``), ``stop(folder)`` what started and
+    try other ports; state this start made is removed first (the next try would take it as set
+    up), state an earlier start left (a user's runs) never is."""
+    made_here = not folder.exists()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return start(*(daemon.free_port() for _ in range(count)))
+        except daemon.PortTaken:
+            stop(folder)
+            if made_here:
+                shutil.rmtree(folder, ignore_errors=True)
+            if attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError(PORT_ATTEMPTS)  # the loop returns or raises
+
+
 def start(folder: Path, with_slurm: bool | None = None) -> Cluster:
     """Start every service (SLURM only where it is installed, unless ``with_slurm``)."""
     folder = folder.resolve()
@@ -70,16 +96,27 @@ def start(folder: Path, with_slurm: bool | None = None) -> Cluster:
         seconds[name] = round(time.monotonic() - began, 1)
         return result
 
+    def started(name: str, start: Callable[..., T], stop: Callable[[Path], object], count=1):
+        return timed(name, lambda: on_free_ports(start, stop, folder / name, count))
+
     try:
-        s3_url = timed("s3", lambda: s3.start(folder / "s3", daemon.free_port()))
-        pg = timed("postgres", lambda: postgres.start(folder / "postgres", daemon.free_port()))
-        uri = timed(
-            "mlflow", lambda: mlflow_server.start(folder / "mlflow", daemon.free_port(), pg, s3_url)
+        s3_url = started("s3", lambda port: s3.start(folder / "s3", port), s3.stop)
+        pg = started(
+            "postgres", lambda port: postgres.start(folder / "postgres", port), postgres.stop
+        )
+        uri = started(
+            "mlflow",
+            lambda port: mlflow_server.start(folder / "mlflow", port, pg, s3_url),
+            mlflow_server.stop,
         )
         slurm_conf = None
         if with_slurm:
-            ports = slurm.Ports(*(daemon.free_port() for _ in range(4)))
-            slurm_env = timed("slurm", lambda: slurm.start(folder / "slurm", ports))
+            slurm_env = started(
+                "slurm",
+                lambda *ports: slurm.start(folder / "slurm", slurm.Ports(*ports)),
+                slurm.stop,
+                len(fields(slurm.Ports)),
+            )
             slurm_conf = slurm_env["SLURM_CONF"]
     except BaseException:
         stop(folder)

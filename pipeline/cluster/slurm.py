@@ -142,7 +142,7 @@ def start_mariadb(folder: Path, port: int) -> str:
          "--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0"],
         folder,
     )  # fmt: skip
-    daemon.wait_until("mariadb", lambda: daemon.port_open(port), folder)
+    daemon.wait_until("mariadb", lambda: daemon.port_open(port), folder, port=port)
     password = secret(folder / "secrets" / "mariadb-slurm.password")
     if fresh:
         sql = (
@@ -167,9 +167,13 @@ def start(folder: Path, ports: Ports) -> dict[str, str]:
     private_file(folder / "slurmdbd.conf", slurmdbd_conf(folder, ports, password))
     env = {**os.environ, **client_env(folder)}
     daemon.spawn("slurmdbd", [program("slurmdbd"), "-D"], folder, env=env)
-    daemon.wait_until("slurmdbd", lambda: daemon.port_open(ports.slurmdbd), folder)
+    daemon.wait_until(
+        "slurmdbd", lambda: daemon.port_open(ports.slurmdbd), folder, port=ports.slurmdbd
+    )
     daemon.spawn("slurmctld", [program("slurmctld"), "-D", "-i"], folder, env=env)
-    daemon.wait_until("slurmctld", lambda: daemon.port_open(ports.slurmctld), folder)
+    daemon.wait_until(
+        "slurmctld", lambda: daemon.port_open(ports.slurmctld), folder, port=ports.slurmctld
+    )
     daemon.spawn("slurmd", [program("slurmd"), "-D", "-N", "localhost"], folder, env=env)
     daemon.wait_until("slurmd", lambda: node_idle(env), folder, timeout=60)
     return client_env(folder)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cluster import daemon, services
+from pipeline.cluster import services
 from pipeline.config import compose, to_yaml
 from tests.cluster.conftest import client_env, run
 from tests.conftest import tiny_overrides
@@ -59,11 +59,13 @@ def test_secrets_are_owner_only_and_on_no_command_line(cluster):
         assert not any(password in text for password in passwords), cmdline
 
 
-def test_unreachable_database_is_one_error_line_before_training(cluster, tmp_path, small_csvs):
+def test_unreachable_database_is_one_error_line_before_training(
+    cluster, tmp_path, small_csvs, refused_port
+):
     """A tracking store on a PostgreSQL that does not answer: the store's own one-line error."""
     overrides = tiny_overrides(tmp_path, small_csvs, epochs=1, experiment="pg-down")
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
-    uri = f"postgresql+psycopg2://mlflow@127.0.0.1:{daemon.free_port()}/mlflow"
+    uri = f"postgresql+psycopg2://mlflow@127.0.0.1:{refused_port}/mlflow"
     env = client_env(cluster, MLFLOW_TRACKING_URI=uri)
     assert run([sys.executable, "-m", "pipeline.stages.prepare"], env, cwd=tmp_path).returncode == 0
     result = run([sys.executable, "-m", "pipeline.stages.train"], env, cwd=tmp_path)

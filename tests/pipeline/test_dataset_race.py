@@ -7,10 +7,10 @@ and the second breaks the store's unique key (seen in CI on a 4-job joblib sweep
 import threading
 from pathlib import Path
 
-import numpy as np
 from mlflow import MlflowClient
 
 from pipeline import datasets, tracking
+from tests.conftest import random_prepared
 
 WRITERS = 6
 
@@ -24,12 +24,7 @@ def log_after(barrier, run: tracking.Run, inputs: list, errors: list[str]) -> No
 
 
 def test_runs_logging_the_same_new_datasets_at_once_all_succeed(tmp_path: Path):
-    prepared = tmp_path / "prepared"
-    prepared.mkdir()
-    rng = np.random.default_rng(0)
-    for split, rows in (("train", 40), ("val", 10), ("test", 20)):
-        np.save(prepared / f"{split}_x.npy", rng.random((rows, 784), dtype=np.float32))
-        np.save(prepared / f"{split}_y.npy", rng.integers(0, 10, rows))
+    prepared = random_prepared(tmp_path / "prepared", {"train": 40, "val": 10, "test": 20})
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     experiment_id = client.create_experiment("race")

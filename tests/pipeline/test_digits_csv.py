@@ -1,4 +1,5 @@
 import gzip
+import lzma
 from pathlib import Path
 
 import numpy as np
@@ -270,24 +271,47 @@ def test_cells_that_are_not_plain_integers_are_refused(tmp_path, cell, message):
         read_digits_csv(corrupt(tmp_path, 3, 7, cell), require_labels=True)
 
 
-def test_pixel_columns_out_of_order_are_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("layout", "name", "changed", "expected"),
+    [
+        ("kaggle", "pixel1,pixel2,", "pixel2,pixel1,", r"column 3 of the header is 'pixel2', "
+         r"expected 'pixel1': the pixel columns must be in Kaggle's \(pixel0..pixel783\) order"),
+        ("kaggle", "pixel5,", "px5,", r"column 7 of the header is 'px5', expected 'pixel5'"),
+        ("mnist", "1x1,", "1X1,", r"column 2 of the header is '1X1', expected '1x1': the pixel "
+         r"columns must be in MNIST's \(1x1..28x28\) order"),
+    ],
+)  # fmt: skip
+def test_pixel_columns_out_of_order_are_refused(tmp_path, layout, name, changed, expected):
     """Found: a header with two pixel columns swapped (or renamed, or in upper case) was
-    accepted, and the images read scrambled."""
+    accepted, and the images read scrambled. The error names the first column out of place in
+    the layout most of the header is in."""
     path = tmp_path / "d.csv"
-    write_digits_csv(path, 5, layout="kaggle")
-    lines = path.read_text().splitlines()
-    lines[0] = lines[0].replace("pixel1,pixel2,", "pixel2,pixel1,")
-    path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(
-        DataError,
-        match=r"d.csv: column 3 of the header is 'pixel2', expected 'pixel1': the pixel columns "
-        r"must be in Kaggle's \(pixel0..pixel783\) order",
-    ):
+    write_digits_csv(path, 5, layout=layout)
+    good = path.read_text()
+    path.write_text(good.replace(name, changed, 1))
+    with pytest.raises(DataError, match=rf"d.csv: {expected}"):
         read_digits_csv(path, require_labels=True)
-    path.write_text(
-        path.read_text().replace("1x1,", "1X1,").replace("pixel2,pixel1", "pixel1,pixel2")
+    path.write_text(good)
+    read_digits_csv(path, require_labels=True)  # the header as written: reads
+
+
+@pytest.mark.parametrize(
+    ("name", "compression"),
+    [("d.csv.xz", "xz"), ("d.csv.bz2", "bz2"), ("d.zip", "zip"), ("d.tar.gz", "tar")],
+)
+def test_other_compressions_are_refused_by_name_in_one_line(tmp_path, name, compression):
+    """Found: pandas reads .xz, .bz2, .zip (and more) by their names too, and a damaged .xz or
+    .zip ended in an LZMAError or BadZipFile traceback. Only gzip is read; the others are
+    refused before any byte is, even when valid."""
+    path = tmp_path / name
+    write_digits_csv(tmp_path / "d.csv", 5)
+    path.write_bytes(lzma.compress((tmp_path / "d.csv").read_bytes()))
+    with pytest.raises(DataError) as error:
+        read_digits_csv(path, require_labels=True)
+    assert str(error.value) == (
+        f"{path}: {compression} files are not read: decompress it, or compress it with gzip"
+        " (.csv.gz)"
     )
-    read_digits_csv(path, require_labels=True)  # the swap undone: reads again
 
 
 def test_the_label_column_must_come_first(tmp_path):

@@ -1,11 +1,11 @@
 """Fuzzing the CSV reader and the prepare stage: valid files, damaged at random.
 
-A valid file in any accepted form (either layout, with or without labels, LF or CRLF, plain or
-gzip) is damaged at the byte, cell, line or header level. The property: either the reader
-returns exactly what ``tests/pipeline/csv_reference.py`` (an independent plain reader) reads,
-or both refuse it, the reader with one line naming the file (and the line and column of a
-damaged cell). ``prepare`` then exits 1 with one ``error: <file>: ...`` line, no traceback,
-and the earlier prepared data stays as it was.
+A valid file in any accepted form (either layout, with or without labels, LF, CRLF or CR, a
+quoted header or not, plain or gzip) is damaged at the byte, cell, line or header level. The
+property: either the reader returns exactly what ``tests/pipeline/csv_reference.py`` (an
+independent plain reader) reads, or both refuse it, the reader with one line naming the file (and
+the line and column of a damaged cell). ``prepare`` then exits 1 with one ``error: <file>: ...``
+line, no traceback, and the earlier prepared data stays as it was.
 
 How long this runs is the Hypothesis profile's (tests/conftest.py): ``HYPOTHESIS_PROFILE=fuzz``
 for a long run by hand. Every failure it found is a named test in test_digits_csv.py.
@@ -59,7 +59,8 @@ def valid_files(draw) -> dict:
         "pixels": rng.integers(0, 256, (n, 784)).tolist(),
         "layout": draw(st.sampled_from(["mnist", "kaggle"])),
         "labelled": draw(st.booleans()),
-        "line_ending": draw(st.sampled_from(["\n", "\r\n"])),
+        "line_ending": draw(st.sampled_from(["\n", "\r\n", "\r"])),
+        "quoted_header": draw(st.booleans()),  # as R's write.csv writes it
         "compressed": draw(st.booleans()),
     }
 
@@ -68,7 +69,8 @@ def text_lines(spec: dict) -> list[list[str]]:
     """The file as lines of cells, header first."""
     names = MNIST_NAMES if spec["layout"] == "mnist" else KAGGLE_NAMES
     label = ["label"] if spec["labelled"] else []
-    lines = [label + names]
+    header = label + names
+    lines = [[f'"{name}"' for name in header] if spec["quoted_header"] else header]
     for value, pixels in zip(spec["labels"], spec["pixels"], strict=True):
         lines.append(([str(value)] if spec["labelled"] else []) + [str(p) for p in pixels])
     return lines
@@ -107,7 +109,7 @@ def damaged_header(draw, lines: list[list[str]]) -> list[list[str]]:
         header[i] = header[j]
     elif how == "bom":
         header[0] = "\ufeff" + header[0]
-    elif how == "label last" and header[0] == "label":
+    elif how == "label last" and header[0].strip('"') == "label":
         for cells in lines:
             cells.append(cells.pop(0))
     elif how == "case":
@@ -297,5 +299,6 @@ def valid_spec(n: int) -> dict:
         "layout": "mnist",
         "labelled": True,
         "line_ending": "\n",
+        "quoted_header": False,
         "compressed": False,
     }

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from pipeline.config import PROJECT_ROOT, compose, to_yaml
 from pipeline.tools.sweep import blas_threads
-from tests.conftest import free_port, hydra_config, tiny_overrides, write_digits_csv
+from tests.conftest import hydra_config, tiny_overrides, write_digits_csv
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
@@ -27,11 +27,11 @@ def stage(name: str) -> list[str]:
     return [sys.executable, "-m", f"pipeline.stages.{name}"]
 
 
-def test_tracking_disabled_trains_without_any_store(tmp_path, small_csvs):
+def test_tracking_disabled_trains_without_any_store(tmp_path, small_csvs, refused_port):
     """`tracking.enabled=false`: no MLflow at all, not even the unreachable server it names."""
     overrides = [*tiny_overrides(tmp_path, small_csvs), "tracking.enabled=false"]
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
-    env = {**ENV, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"}  # nobody there
+    env = {**ENV, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{refused_port}"}  # nobody there
     for name in ("prepare", "train", "evaluate"):
         result = run(stage(name), tmp_path, env)
         assert "MLflow" not in result.stderr and "warning" not in result.stderr, result.stderr

@@ -12,7 +12,6 @@ import pytest
 
 from pipeline import tracking
 from pipeline.config import PROJECT_ROOT
-from tests.conftest import free_port
 
 README = (PROJECT_ROOT / "README.md").read_text()
 
@@ -45,10 +44,10 @@ def test_mlflows_file_store_is_refused_unless_allowed(monkeypatch, tmp_path):
     assert default.name == "Default"
 
 
-def test_an_unreachable_server_is_the_readmes_line():
+def test_an_unreachable_server_is_the_readmes_line(refused_port):
     """The README's line, word for word but for the port and the elided hint."""
     (shown,) = re.findall(r"^error: cannot reach the MLflow tracking server at .*$", README, re.M)
-    port = free_port()  # nobody listens on it
+    port = refused_port
     with pytest.raises(tracking.TrackingError) as refused:
         tracking.check_reachable(f"http://127.0.0.1:{port}", timeout=5)
     line = re.sub(r"\(`mlflow server [^)]*\)", "(...)", f"error: {refused.value}")

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import compose, to_yaml
 from pipeline.redact import redact_command, redact_text, redact_uri
-from tests.conftest import free_port, tiny_overrides
+from tests.conftest import tiny_overrides
 
 SECRET = "pl4nted-s3cret"
 
@@ -70,12 +70,12 @@ def test_command_lines_lose_secret_options_and_pairs_and_keep_the_rest():
     ]
 
 
-def test_a_failing_run_never_prints_or_writes_the_password(tmp_path, small_csvs):
+def test_a_failing_run_never_prints_or_writes_the_password(tmp_path, small_csvs, refused_port):
     """A tracking server that does not answer, its password in the URI: the one error line
     names the server without the password, and nothing is written."""
     overrides = tiny_overrides(tmp_path, small_csvs)
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
-    uri = f"http://alice:{SECRET}@127.0.0.1:{free_port()}"
+    uri = f"http://alice:{SECRET}@127.0.0.1:{refused_port}"
     env = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_PASSWORD": SECRET}
     command = [sys.executable, "-m", "pipeline.stages.train"]
     result = subprocess.run(

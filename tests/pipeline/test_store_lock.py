@@ -1,8 +1,10 @@
 """The lock around creating the local MLflow store: a wait is announced, and a holder that
 never lets go is an error naming the lock file, not a training that hangs."""
 
+import fcntl
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,13 +45,36 @@ def test_a_lock_held_too_long_is_an_error_naming_the_lock_file(held_lock, monkey
     assert not (held_lock.parent / "mlflow.db").exists()
 
 
-def test_an_existing_store_opens_without_the_lock(held_lock, tmp_path, monkeypatch):
-    """Only creating the store needs the lock: parallel jobs opening it do not queue up."""
-    from mlflow import MlflowClient
+def lock_is_free(path: Path) -> bool:
+    """Whether nobody, this process included, holds the flock that FileLock takes on ``path``
+    (flock locks belong to an open file, so another open of it in this process conflicts too)."""
+    with path.open("a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(file, fcntl.LOCK_UN)
+        return True
 
+
+@pytest.mark.parametrize("exists", [True, False], ids=["existing store", "new store"])
+def test_only_creating_the_store_holds_the_lock(tmp_path, monkeypatch, exists):
+    """The first client of a store, which creates its schema, is made under the lock; a client
+    of an existing store (MLflow checks its schema: seconds) is made with the lock free, so
+    parallel jobs opening the store do not queue up for it."""
+    import mlflow
+
+    monkeypatch.setattr(tracking, "store_root", lambda: tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    MlflowClient(tracking_uri=uri).search_experiments()  # creates it
-    monkeypatch.setattr(tracking, "LOCK_NOTICE_SECONDS", 0.1)
-    monkeypatch.setattr(tracking, "LOCK_TIMEOUT_SECONDS", 0.3)
-    with pytest.raises(tracking.TrackingError):  # the experiment is still created under it
-        tracking.ensure_experiment(tracking.client_for(uri), "x")
+    if exists:
+        mlflow.MlflowClient(tracking_uri=uri).search_experiments()  # creates it
+    made_with_the_lock_free = []
+    client = mlflow.MlflowClient
+
+    def recording(*args, **kwargs):
+        made_with_the_lock_free.append(lock_is_free(tmp_path / tracking.LOCK_FILE))
+        return client(*args, **kwargs)
+
+    monkeypatch.setattr(mlflow, "MlflowClient", recording)
+    tracking.client_for(uri)
+    assert made_with_the_lock_free == [exists]

@@ -19,7 +19,7 @@ from pipeline.config import PROJECT_ROOT, compose, to_yaml, validate
 from pipeline.stages.prepare import prepare
 from pipeline.tools import bench_sweep
 from pipeline.tracking import store_root
-from tests.conftest import MlflowServer, free_port, tiny_overrides
+from tests.conftest import MlflowServer, tiny_overrides
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
 EXPERIMENT = "test-tracking"
@@ -190,8 +190,8 @@ def test_diverging_job_fails_the_sweep_goes_on_and_compare_ranks_it(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_unreachable_server_is_reported_before_training(tmp_path, small_csvs):
-    port = free_port()  # nobody listens on it
+def test_unreachable_server_is_reported_before_training(tmp_path, small_csvs, refused_port):
+    port = refused_port  # nobody listens on it
     overrides = tiny_overrides(tmp_path, small_csvs, experiment=EXPERIMENT)
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     uri = f"http://127.0.0.1:{port}"

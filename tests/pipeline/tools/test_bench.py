@@ -10,7 +10,7 @@ import pytest
 import scratchnn as sn
 from pipeline.tools.bench import __main__ as bench
 from pipeline.tools.bench import cnn, floor, machine, stages
-from tests.conftest import digit_images
+from tests.conftest import digit_images, random_prepared
 
 
 @pytest.fixture
@@ -168,11 +168,14 @@ def test_stage_measurements_run_in_a_child_process(small_csvs):
     assert measured["peak_rss_bytes"] > 0
 
 
-def test_train_memory_is_measured_on_the_train_stage(prepared):
-    """In a child process: its peak holds at least the training array on top of the imports."""
-    measured = stages.in_child("train-memory", [f"paths.prepared={prepared}"])
+def test_train_memory_is_measured_on_the_train_stage(tmp_path):
+    """In a child process: its peak holds at least the training array on top of the imports.
+    The array (12,000 rows, 37.6 MB) is large enough that a peak measured before it was loaded,
+    or in another process, would fall short."""
+    folder = random_prepared(tmp_path / "prepared", {"train": 12_000, "val": 100, "test": 100})
+    measured = stages.in_child("train-memory", [f"paths.prepared={folder}"])
     array = measured["train_array_float32_bytes"]
-    assert array == 120 * 784 * 4
+    assert array == 12_000 * 784 * 4
     assert measured["peak_rss_bytes"] >= measured["rss_after_imports_bytes"] + array
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.tools.sweep import check_signal_delay
-from tests.conftest import free_port, hydra_config, tiny_overrides
+from tests.conftest import hydra_config, tiny_overrides
 
 SLURM = "hydra/launcher=submitit_slurm"
 
@@ -41,8 +41,10 @@ def sweep(
 @pytest.mark.parametrize(
     "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"]
 )
-def test_unreachable_tracking_server_stops_the_sweep_before_any_job(tmp_path, small_csvs, launcher):
-    uri = f"http://127.0.0.1:{free_port()}"  # nobody listens on it
+def test_unreachable_tracking_server_stops_the_sweep_before_any_job(
+    tmp_path, small_csvs, launcher, refused_port
+):
+    uri = f"http://127.0.0.1:{refused_port}"  # nobody listens on it
     errors = sweep(tmp_path, small_csvs, launcher, uri)
     assert errors[0].startswith(f"error: cannot reach the MLflow tracking server at {uri}")
 
