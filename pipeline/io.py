@@ -3,11 +3,12 @@
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ def _umask() -> int:
 
 
 UMASK = _umask()
+T = TypeVar("T")
 
 
 def _temp_affixes(path: Path) -> tuple[str, str]:
@@ -35,20 +37,36 @@ def remove_stale_temps(path: str | Path) -> list[Path]:
     return stale
 
 
+def _create_beside(path: Path, create: Callable[[Path], T], made: list[Path]) -> T:
+    """``create(temp)`` for a new hidden temp name beside ``path``, listed in ``made`` before it
+    exists: an interrupt (Ctrl-C, SIGTERM) that lands as it is created still finds it to delete.
+    (``mkstemp`` creates and names in one call: an interrupt just after it left the file.)"""
+    while True:
+        prefix, suffix = _temp_affixes(path)
+        temp = path.parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        made.append(temp)
+        try:
+            return create(temp)
+        except FileExistsError:  # another writer's: never ours to delete
+            made.pop()
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success rename it onto ``path``, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix, suffix = _temp_affixes(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
-    os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp's 0600 would make outputs private
+    made: list[Path] = []
     try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        fd = _create_beside(path, lambda temp: os.open(temp, flags, 0o600), made)
+        os.fchmod(fd, 0o666 & ~UMASK)  # readable as the umask allows, like any new file
         with os.fdopen(fd, mode) as file:
             yield file
-        Path(tmp).replace(path)
+        made[-1].replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for temp in made:
+            temp.unlink(missing_ok=True)
         raise
 
 
@@ -57,9 +75,11 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temp folder beside ``path``; on success it replaces ``path`` whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    tmp.chmod(0o777 & ~UMASK)  # mkdtemp's 0700 would make the folder private
+    made: list[Path] = []
     try:
+        _create_beside(path, lambda temp: temp.mkdir(mode=0o700), made)
+        tmp = made[-1]
+        tmp.chmod(0o777 & ~UMASK)  # readable as the umask allows, like any new folder
         yield tmp
         if path.exists():
             old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
@@ -69,7 +89,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         else:
             tmp.replace(path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for temp in made:
+            shutil.rmtree(temp, ignore_errors=True)
         raise
 
 

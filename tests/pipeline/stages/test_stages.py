@@ -167,6 +167,29 @@ def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path, umask):
     assert mode["folder"] == mode["plain"] == 0o777 & ~umask
 
 
+@pytest.mark.parametrize("made", ["file", "folder"])
+def test_an_interrupt_as_the_temp_output_is_created_leaves_none(tmp_path, monkeypatch, made):
+    """Found in CI: a fetch interrupted by SIGTERM exited 130 but left its temp CSV, because the
+    signal landed just after the temp file was created, before the code that deletes it on an
+    error. Here the interrupt is raised right after the temp file or folder is created."""
+    import pipeline.io
+
+    create = os.open if made == "file" else os.mkdir
+
+    def created_then_interrupted(*args, **kwargs):
+        create(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(os, create.__name__, created_then_interrupted)
+        if made == "file":
+            pipeline.io.write_text(tmp_path / "report.md", "x")
+        else:
+            with pipeline.io.atomic_dir(tmp_path / "prepared"):
+                pass
+    assert list(tmp_path.iterdir()) == []
+
+
 def train_with_stderr_on(folder: Path, terminal: bool) -> tuple[str, str]:
     """`python -m pipeline.stages.train` in ``folder``, its stderr a terminal (a pty) or a pipe;
     what it wrote to stdout and to stderr."""
