@@ -96,7 +96,7 @@ def start(folder: Path, with_slurm: bool | None = None) -> Cluster:
         seconds[name] = round(time.monotonic() - began, 1)
         return result
 
-    def started(name: str, start: Callable[..., T], stop: Callable[[Path], object], count=1):
+    def started(name: str, start: Callable[..., T], stop: Callable[[Path], object], count: int = 1):
         return timed(name, lambda: on_free_ports(start, stop, folder / name, count))
 
     try:
