@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # With pytest-xdist, each worker (and every process its tests start) gets its share of the cores
 # for BLAS: two workers each running two OpenBLAS threads on two cores spin against each other.
@@ -263,14 +264,20 @@ def first_chunk_sizes(n_items: int, workers: int) -> list[int]:
     return sizes
 
 
-def spread(heavy: list, light: list, workers: int) -> list:
+def spread(
+    heavy: list, light: list, workers: int, together: Callable[[Any], Hashable] = id
+) -> list:
     """One collection order that starts each worker on heavy tests: the first heavy test (the
     longest) alone at the head of worker 0's chunk, the others dealt in turn to the heads of
-    the other workers' chunks, the light tests after them (they are what idle workers steal)."""
+    the other workers' chunks, the light tests after them (they are what idle workers steal).
+    Heavy tests with the same ``together`` key are dealt as one, to one worker."""
     sizes = first_chunk_sizes(len(heavy) + len(light), workers)
+    units: dict[Hashable, list] = {}
+    for item in heavy[1:]:
+        units.setdefault(together(item), []).append(item)
     heads: list[list] = [heavy[:1]] + [[] for _ in range(workers - 1)]
-    for turn, item in enumerate(heavy[1:]):
-        heads[1 + turn % (workers - 1)].append(item)
+    for turn, unit in enumerate(units.values()):
+        heads[1 + turn % (workers - 1)] += unit
     if any(len(head) > size for head, size in zip(heads, sizes, strict=True)):
         return heavy + light  # too few tests to spread
     ordered, rest = [], iter(light)
@@ -279,11 +286,22 @@ def spread(heavy: list, light: list, workers: int) -> list:
     return ordered
 
 
+def module_fixture_user(item: pytest.Item) -> Hashable:
+    """The test's file if it uses a module-scoped fixture (built on every worker that runs a
+    test of the file: seconds to a minute each), else the test itself."""
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info else ()
+    if any(found and found[-1].scope == "module" for found in definitions):
+        return item.path
+    return item
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The minute-long tests first, spread over the xdist workers: ``long`` (whole recipes on
     the real MNIST) and ``minutes`` (waits on SLURM) before the files of FIRST, longest first.
     A minute-long test that starts late, or two queued on one worker, leave the suite waiting
-    for them at its end."""
+    for them at its end. Tests of one file that share a module-scoped fixture start on one
+    worker, which builds the fixture once."""
 
     def order(item: pytest.Item) -> tuple[bool, bool, int]:
         rank = FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST)
@@ -295,4 +313,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if workers > 1:
         light = (True, True, len(FIRST))  # the largest key: the light tests sort last
         heavy = [item for item in items if order(item) < light]
-        items[:] = spread(heavy, items[len(heavy) :], workers)
+        items[:] = spread(heavy, items[len(heavy) :], workers, together=module_fixture_user)

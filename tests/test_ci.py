@@ -74,3 +74,34 @@ def test_the_minute_long_tests_head_the_workers_chunks(n_light):
     assert first_tests_per_worker(ordered, 3) == ["seed", "make run", "slurm time limit"]
     seed_share = ordered[: first_chunk_sizes(len(ordered), 3)[0]]
     assert [test for test in seed_share if test in heavy] == ["seed"]
+
+
+def test_heavy_tests_that_share_a_module_fixture_start_on_one_worker():
+    """Tests of one file that use a module-scoped fixture (tests/conftest.py's
+    ``module_fixture_user``) are dealt as one: the fixture is built once, not on each worker."""
+    heavy = ["seed", "make run", "models 1", "models 2", "models 3", "dvc 1"]
+    light = [f"light {i}" for i in range(60)]
+
+    def holders(ordered: list[str]) -> list[int]:
+        """The workers whose first chunk holds a "models" test."""
+        sizes = first_chunk_sizes(len(ordered), 3)
+        starts = [sum(sizes[:worker]) for worker in range(3)]
+        chunks = [ordered[start : start + size] for start, size in zip(starts, sizes, strict=True)]
+        return [w for w, chunk in enumerate(chunks) if any("models" in t for t in chunk)]
+
+    together = spread(heavy, light, workers=3, together=lambda test: test.split()[0])
+    assert sorted(together) == sorted(heavy + light) and together[0] == "seed"
+    assert len(holders(together)) == 1
+    assert len(holders(spread(heavy, light, workers=3))) == 2  # without the key: dealt in turn
+
+
+def test_a_module_fixture_user_is_keyed_by_its_file(request):
+    """This test uses no module-scoped fixture: its key is itself. test_mlflow_models's use one."""
+    from tests.conftest import module_fixture_user
+
+    assert module_fixture_user(request.node) is request.node
+    models = [i for i in request.session.items if i.path.name == "test_mlflow_models.py"]
+    if models:  # collected in this session
+        assert {module_fixture_user(i) for i in models if "sweep" in i.fixturenames} == {
+            models[0].path
+        }

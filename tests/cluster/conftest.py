@@ -1,8 +1,11 @@
 """One local cluster (pipeline.cluster: SLURM, PostgreSQL, S3, the MLflow server with logins)
 for the whole test session, shared by the pytest-xdist workers: the first worker to need it
-starts it, the last one done stops it (by PID). Tests that need SLURM skip where it is missing."""
+starts it, the last one done stops it (by PID). Tests that need SLURM skip where it is missing.
+A test that stops or restarts a service starts its own (``own_tracking_server``): the shared
+services stay up for the whole session."""
 
-import fcntl
+import contextlib
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,7 +17,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from pipeline.cluster import postgres, s3, services, slurm
+from pipeline.cluster import mlflow_server, postgres, s3, services, slurm
 from pipeline.config import PROJECT_ROOT
 from tests.conftest import tiny_overrides
 
@@ -51,19 +54,34 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterato
                 services.remove(Path(cluster.folder))
 
 
-@pytest.fixture(autouse=True)
-def cluster_turn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """Tests share the cluster; a test marked ``cluster_fault`` (it stops a service) has it to
-    itself: shared and exclusive locks on one file, across the xdist workers."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    exclusive = request.node.get_closest_marker("cluster_fault") is not None
-    with (shared / "cluster.turn").open("a") as turn:
-        fcntl.flock(turn, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(turn, fcntl.LOCK_UN)
+def cluster_postgres(cluster: services.Cluster) -> postgres.Postgres:
+    """The session cluster's PostgreSQL (its port is in the Optuna storage URL)."""
+    port = int(cluster.optuna_storage.rsplit(":", 1)[1].split("/")[0])
+    return postgres.Postgres(Path(cluster.folder) / "postgres", port)
+
+
+@contextlib.contextmanager
+def own_tracking_server(
+    cluster: services.Cluster, folder: Path, s3_endpoint: str | None = None
+) -> Iterator[services.Cluster]:
+    """A tracking server of the test's own in ``folder``, on the session cluster's PostgreSQL
+    and S3 (or the S3 at ``s3_endpoint``): the cluster as its clients see it with this server.
+    A test that stops or restarts a service stops its own, so the tests on the shared server
+    (the other xdist workers') never wait for it nor see it."""
+    uri = services.on_free_ports(
+        lambda port: mlflow_server.start(
+            folder, port, cluster_postgres(cluster), s3_endpoint or cluster.s3_endpoint
+        ),
+        mlflow_server.stop,
+        folder,
+    )
+    password_file = mlflow_server.admin_password_file(folder)
+    try:
+        yield dataclasses.replace(
+            cluster, tracking_uri=uri, tracking_password_file=str(password_file)
+        )
+    finally:
+        mlflow_server.stop(folder)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The shared server on PostgreSQL with artifacts in S3: four jobs logging at once; the S3
 server going away while artifacts upload (a warning; every output on disk; exit 0); the
 tracking server restarted in the middle of a SLURM sweep (no job hangs; runs complete or
-reported incomplete)."""
+reported incomplete). The two faults stop a server of the test's own, not the session's."""
 
 import secrets
 import signal
@@ -9,17 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from pipeline.cluster import daemon, mlflow_server, s3
-from pipeline.cluster.postgres import Postgres
+from pipeline.cluster import daemon, mlflow_server, s3, services
 from pipeline.config import compose, to_yaml
 from tests.cluster.conftest import (
     HANG_SECONDS,
     children_by_name,
     client_env,
+    cluster_postgres,
     experiment_runs,
     mlflow_client,
+    own_tracking_server,
     run,
     sweep_command,
 )
@@ -54,16 +53,32 @@ def test_four_concurrent_jobs_on_the_postgres_s3_server(cluster, tmp_path, small
         assert any(job.info.run_id in key and key.endswith(".npz") for key in keys)
 
 
-@pytest.mark.cluster_fault
 def test_s3_down_while_artifacts_upload_warns_and_keeps_outputs(cluster, tmp_path, small_csvs):
     """The S3 server stops during a training (held at epoch 1): logging its weights and reports
-    through the server fails, which is a warning; the training's outputs are all on disk."""
+    through the tracking server fails, which is a warning; the training's outputs are all on
+    disk. The S3 server and the tracking server in front of it are the test's own."""
+    s3_folder = tmp_path / "own-s3"
+    s3_url = services.on_free_ports(lambda port: s3.start(s3_folder, port), s3.stop, s3_folder)
+    try:
+        with own_tracking_server(cluster, tmp_path / "own-mlflow", s3_url) as own:
+            err, returncode = train_while_s3_stops(own, tmp_path, small_csvs, s3_folder)
+    finally:
+        s3.stop(s3_folder)
+    assert daemon.http_ok(f"{cluster.s3_endpoint}/moto-api/")  # the session's S3 never stopped
+    assert returncode == 0, err
+    assert "Traceback" not in err
+    assert "warning: " in err and "to MLflow failed" in err, err
+    assert (tmp_path / "models" / "model.npz").is_file()
+    assert (tmp_path / "reports" / "history.csv").is_file()
+
+
+def train_while_s3_stops(cluster, tmp_path: Path, small_csvs, s3_folder: Path) -> tuple[str, int]:
+    """prepare, then train with ``cluster``'s server, stopping its S3 at epoch 1: train's
+    stderr and exit status."""
     overrides = tiny_overrides(tmp_path, small_csvs, epochs=3, experiment="s3-down")
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     env = client_env(cluster, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
     assert run([sys.executable, "-m", "pipeline.stages.prepare"], env, cwd=tmp_path).returncode == 0
-    folder = Path(cluster.folder) / "s3"
-    port = int(cluster.s3_endpoint.rsplit(":", 1)[1])
     train = subprocess.Popen(
         [sys.executable, "-m", "pipeline.stages.train"], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -73,26 +88,31 @@ def test_s3_down_while_artifacts_upload_warns_and_keeps_outputs(cluster, tmp_pat
         for line in train.stdout:
             if line.startswith("epoch  1/3") or line.startswith("epoch 1/3"):
                 train.send_signal(signal.SIGSTOP)  # hold it while S3 goes away
-                s3.stop(folder)
+                s3.stop(s3_folder)
                 train.send_signal(signal.SIGCONT)
                 break
         _, err = train.communicate(timeout=HANG_SECONDS)
     finally:
         train.kill()
-        s3.start(folder, port)  # empty again: the buckets are made anew
-    assert train.returncode == 0, err
-    assert "Traceback" not in err
-    assert "warning: " in err and "to MLflow failed" in err, err
-    assert (tmp_path / "models" / "model.npz").is_file()
-    assert (tmp_path / "reports" / "history.csv").is_file()
+    return err, train.returncode
 
 
-@pytest.mark.cluster_fault
 def test_server_restarted_during_a_slurm_sweep(slurm_cluster, tmp_path, small_csvs, monkeypatch):
     """The tracking server stops while both jobs of a SLURM sweep train, and starts again (as
     an operator's restart does, on the same port). No job hangs; the sweep exits 0; every job
     writes its outputs; each run is complete (FINISHED, every epoch and the evaluation logged)
-    or its job warned that it is incomplete."""
+    or its job warned that it is incomplete. The server is the test's own, on the cluster's
+    PostgreSQL and S3."""
+    folder = tmp_path / "own-mlflow"
+    pid = daemon.pid_of(Path(slurm_cluster.folder) / "mlflow", mlflow_server.NAME)
+    with own_tracking_server(slurm_cluster, folder) as own:
+        check_a_sweep_through_a_restart(own, folder, tmp_path, small_csvs, monkeypatch)
+    # the session's server was neither stopped nor restarted
+    assert daemon.pid_of(Path(slurm_cluster.folder) / "mlflow", mlflow_server.NAME) == pid
+    assert daemon.http_ok(f"{slurm_cluster.tracking_uri}/health")
+
+
+def check_a_sweep_through_a_restart(cluster, folder: Path, tmp_path, small_csvs, monkeypatch):
     from tests.cluster.test_slurm_sweep import SLURM, array_ids, wait_for
 
     experiment = f"restart-{secrets.token_hex(4)}"
@@ -102,14 +122,12 @@ def test_server_restarted_during_a_slurm_sweep(slurm_cluster, tmp_path, small_cs
         *SLURM, "hydra.launcher.timeout_min=10",
     )  # fmt: skip
     sweep = subprocess.Popen(
-        command, env=client_env(slurm_cluster), stdout=subprocess.DEVNULL,
+        command, env=client_env(cluster), stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    client = mlflow_client(slurm_cluster, monkeypatch)
-    folder = Path(slurm_cluster.folder) / "mlflow"
-    port = int(slurm_cluster.tracking_uri.rsplit(":", 1)[1])
-    pg_port = int(slurm_cluster.optuna_storage.rsplit(":", 1)[1].split("/")[0])
-    store = Postgres(Path(slurm_cluster.folder) / "postgres", pg_port)
+    client = mlflow_client(cluster, monkeypatch)
+    port = int(cluster.tracking_uri.rsplit(":", 1)[1])
+    store = cluster_postgres(cluster)
 
     def both_training() -> bool:
         found = client.get_experiment_by_name(experiment)
@@ -120,12 +138,12 @@ def test_server_restarted_during_a_slurm_sweep(slurm_cluster, tmp_path, small_cs
     try:
         wait_for(both_training, what="both jobs' training")
         mlflow_server.stop(folder)
-        mlflow_server.start(folder, port, store, slurm_cluster.s3_endpoint)
+        mlflow_server.start(folder, port, store, cluster.s3_endpoint)
         _, err = sweep.communicate(timeout=HANG_SECONDS)
     finally:
         sweep.kill()
         if not daemon.running(folder, mlflow_server.NAME):
-            mlflow_server.start(folder, port, store, slurm_cluster.s3_endpoint)
+            mlflow_server.start(folder, port, store, cluster.s3_endpoint)
     assert sweep.returncode == 0, err
     sweep_dir = tmp_path / "sweep"
     assert len(list(sweep_dir.glob("*/model.npz"))) == 2
