@@ -2,8 +2,11 @@
 artifacts in S3; a diverging job FAILED; jobs the scheduler ends (scancel, the time limit)
 KILLED, not RUNNING forever; sacct shows the array."""
 
+import contextlib
+import os
 import re
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -76,6 +79,30 @@ def wait_for(condition, timeout: float = HANG_SECONDS, what: str = "") -> None:
         time.sleep(1)
 
 
+def job_processes(job: str) -> list[int]:
+    """The Python processes of array job ``job`` (``123_1``) on this node: those whose
+    environment SLURM gave that array id and task id."""
+    array_id, task_id = job.split("_")
+    wanted = {f"SLURM_ARRAY_JOB_ID={array_id}".encode(), f"SLURM_ARRAY_TASK_ID={task_id}".encode()}
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or not (proc / "comm").read_text().startswith("python"):
+                continue
+            environ = set((proc / "environ").read_bytes().split(b"\0"))
+        except OSError:  # gone meanwhile
+            continue
+        if wanted <= environ:
+            found.append(int(proc.name))
+    return found
+
+
+def signal_job(job: str, signum: int) -> None:
+    for pid in job_processes(job):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
 def elapsed_seconds(job: str, env: dict[str, str]) -> int:
     """How long a running job has run, from squeue (``1:02``, ``1-00:00:05``)."""
     shown = subprocess.run(
@@ -116,7 +143,14 @@ def test_jobs_the_scheduler_ends_are_killed_runs_and_the_parent_says_so(
         # the first outlives its time limit, after the second is cancelled
         timed_out, cancelled = sorted(array_ids(tmp_path / "sweep"))
         subprocess.run(["scancel", cancelled], env=env, check=True)
-        wait_for(lambda: elapsed_seconds(timed_out, env) > 65, what="a minute of the job")
+        # the other must run past a minute, SLURM's shortest limit: frozen meanwhile, so that it
+        # does not spend a core (and the server's) on thousands of epochs nobody looks at
+        assert job_processes(timed_out), f"no process of job {timed_out} found"
+        signal_job(timed_out, signal.SIGSTOP)
+        try:
+            wait_for(lambda: elapsed_seconds(timed_out, env) > 65, what="a minute of the job")
+        finally:
+            signal_job(timed_out, signal.SIGCONT)
         limit = ["scontrol", "update", f"JobId={timed_out}", "TimeLimit=1"]  # minutes
         subprocess.run(limit, env=env, check=True)
         _, err = sweep.communicate(timeout=HANG_SECONDS)
