@@ -243,13 +243,25 @@ def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
         yield server
 
 
-# The files of minute-long end-to-end tests, longest first
+# The files of end-to-end tests that take 10 s or more, longest first (their summed time in a
+# clean-clone CI run): started first, they leave the short tests for the end, where an idle
+# worker steals them and the workers finish together
 FIRST = (
     "test_recipes.py",
     "test_dvc_pipeline.py",
     "test_mlflow_models.py",
     "test_tracking.py",
+    "test_tracking_server.py",
+    "test_dvc_remote.py",
     "test_faults.py",
+    "test_readme_claims.py",
+    "test_optuna.py",
+    "test_evaluation_log.py",
+    "test_planted_secret.py",
+    "test_joblib_workers.py",
+    "test_sweep_interrupted.py",
+    "test_sweep_models.py",
+    "test_resume_after_interrupt.py",
 )
 
 
