@@ -105,3 +105,12 @@ def test_a_module_fixture_user_is_keyed_by_its_file(request):
         assert {module_fixture_user(i) for i in models if "sweep" in i.fixturenames} == {
             models[0].path
         }
+
+
+def test_every_file_started_first_exists():
+    """A renamed file would silently drop out of tests/conftest.py's FIRST and start late."""
+    from tests.conftest import FIRST
+
+    files = {path.name for path in (PROJECT_ROOT / "tests").rglob("test_*.py")}
+    assert set(FIRST) <= files, set(FIRST) - files
+    assert len(set(FIRST)) == len(FIRST)
