@@ -5,7 +5,6 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -72,23 +71,31 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield an empty temp folder beside ``path``; on success it replaces ``path`` whole."""
+    """Yield an empty temp folder beside ``path``; on success it replaces ``path`` whole.
+
+    A folder cannot be renamed over a folder that has files, so an existing ``path`` is first
+    moved aside into another temp folder, then the new one takes its place. An error or interrupt
+    between the two renames moves the old folder back: ``path`` is always the old or the new."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     made: list[Path] = []
+    aside: Path | None = None  # where the old folder goes (named before it is moved there)
     try:
         _create_beside(path, lambda temp: temp.mkdir(mode=0o700), made)
         tmp = made[-1]
         tmp.chmod(0o777 & ~UMASK)  # readable as the umask allows, like any new folder
         yield tmp
         if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-            path.replace(old / path.name)
+            _create_beside(path, lambda temp: temp.mkdir(mode=0o700), made)
+            aside = made[-1] / path.name
+            path.replace(aside)
             tmp.replace(path)
-            shutil.rmtree(old)
+            shutil.rmtree(made[-1])
         else:
             tmp.replace(path)
     except BaseException:
+        if aside is not None and aside.exists() and not path.exists():
+            aside.replace(path)
         for temp in made:
             shutil.rmtree(temp, ignore_errors=True)
         raise

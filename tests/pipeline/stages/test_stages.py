@@ -190,6 +190,52 @@ def test_an_interrupt_as_the_temp_output_is_created_leaves_none(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("step", "left"),
+    [
+        ("the folder for the old one is made", "old"),
+        ("the old folder is moved aside", "old"),
+        ("the new folder is moved in", "new"),
+    ],
+)
+def test_replacing_a_folder_when_interrupted_leaves_the_old_or_the_new(
+    tmp_path, monkeypatch, step, left
+):
+    """A folder cannot be renamed over one with files: the old one is moved aside first. An
+    interrupt between the two renames used to leave no folder at all, its old files hidden in
+    a ``.old`` folder; now ``path`` is the old or the new, whole, and nothing else is left."""
+    import pipeline.io
+
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    (prepared / "old.txt").write_text("old")
+    calls = {"mkdir": 0, "replace": 0}
+    real_mkdir, real_replace = os.mkdir, Path.replace
+    interrupt_after = {
+        "the folder for the old one is made": ("mkdir", 2),  # the temp folder is the first
+        "the old folder is moved aside": ("replace", 1),
+        "the new folder is moved in": ("replace", 2),
+    }[step]
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            result = real(*args, **kwargs)
+            calls[name] += 1
+            if (name, calls[name]) == interrupt_after:
+                raise KeyboardInterrupt
+            return result
+
+        return call
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(os, "mkdir", counted("mkdir", real_mkdir))
+        patch.setattr(Path, "replace", counted("replace", real_replace))
+        with pipeline.io.atomic_dir(prepared) as new:
+            (new / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["prepared"]
+    assert [p.name for p in prepared.iterdir()] == [f"{left}.txt"]
+
+
 def train_with_stderr_on(folder: Path, terminal: bool) -> tuple[str, str]:
     """`python -m pipeline.stages.train` in ``folder``, its stderr a terminal (a pty) or a pipe;
     what it wrote to stdout and to stderr."""
