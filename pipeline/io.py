@@ -69,6 +69,11 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise
 
 
+def _private_folder(path: Path) -> Path:
+    path.mkdir(mode=0o700)
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temp folder beside ``path``; on success it replaces ``path`` whole.
@@ -81,13 +86,11 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     made: list[Path] = []
     aside: Path | None = None  # where the old folder goes (named before it is moved there)
     try:
-        _create_beside(path, lambda temp: temp.mkdir(mode=0o700), made)
-        tmp = made[-1]
+        tmp = _create_beside(path, _private_folder, made)
         tmp.chmod(0o777 & ~UMASK)  # readable as the umask allows, like any new folder
         yield tmp
         if path.exists():
-            _create_beside(path, lambda temp: temp.mkdir(mode=0o700), made)
-            aside = made[-1] / path.name
+            aside = _create_beside(path, _private_folder, made) / path.name
             path.replace(aside)
             tmp.replace(path)
             shutil.rmtree(made[-1])

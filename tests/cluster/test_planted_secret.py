@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from pipeline.cluster import postgres, s3, services
-from tests.cluster.conftest import HANG_SECONDS, client_env, mlflow_client
+from tests.cluster.conftest import HANG_SECONDS, client_env, cluster_postgres, mlflow_client
 from tests.conftest import write_digits_csv
 from tests.test_dvc_pipeline import TINY_EXPERIMENT, project  # noqa: F401 (a fixture)
 
@@ -34,7 +34,7 @@ def call(command: list[str], cwd: Path, env: dict[str, str], outputs: dict[str, 
 def database_dump(cluster: services.Cluster) -> str:
     bin_dir = postgres.binaries()
     assert bin_dir is not None
-    port = cluster.optuna_storage.rsplit(":", 1)[1].split("/")[0]
+    port = str(cluster_postgres(cluster).port)
     return subprocess.run(
         [bin_dir / "pg_dump", "-h", "127.0.0.1", "-p", port, "-U", "mlflow", "-d", "mlflow"],
         env={**os.environ, "PGPASSFILE": cluster.pgpass}, capture_output=True, text=True,

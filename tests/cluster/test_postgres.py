@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.cluster import services
 from pipeline.config import compose, to_yaml
-from tests.cluster.conftest import client_env, run
+from tests.cluster.conftest import client_env, cluster_postgres, run
 from tests.conftest import tiny_overrides
 
 
@@ -31,7 +31,7 @@ def test_tcp_logins_need_a_scram_password(cluster):
 def test_each_role_logs_in_with_its_password_file_only(cluster, role):
     import psycopg2
 
-    port = int(cluster.optuna_storage.rsplit(":", 1)[1].split("/")[0])
+    port = cluster_postgres(cluster).port
     login = {"host": "127.0.0.1", "port": port, "user": role, "dbname": role}
     with psycopg2.connect(**login, passfile=cluster.pgpass) as connection:
         assert connection.info.user == role
