@@ -71,6 +71,10 @@ lock: ## re-resolve requirements.lock from pyproject.toml (needs network to the 
 
 $(STAMP): requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
+	@# First the locked pip itself, hash-checked: the one a new venv brings may be too old to
+	@# install this lock (pip 23 refuses a hashed package that another asks for with extras).
+	awk '/^pip==/{p=1} p&&!/^pip==/&&!/^ /{exit} p' requirements.lock > $(VENV)/pip.lock
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/pip.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
