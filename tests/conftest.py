@@ -124,6 +124,25 @@ def tiny_overrides(
     return overrides + ([f"tracking.experiment={experiment}"] if experiment else [])
 
 
+def paused_training(folder: Path, env: dict[str, str], epoch: int) -> subprocess.Popen:
+    """``python -m pipeline.stages.train`` in ``folder``, frozen (SIGSTOP) once it has printed
+    ``epoch``: however fast it trains, it waits there for the test (SIGCONT lets it go on)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.stages.train"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("epoch") and int(line.split()[1].split("/")[0]) == epoch:
+            process.send_signal(signal.SIGSTOP)
+            break
+    return process
+
+
 def hydra_config(*overrides: str):
     """The project's configuration with Hydra's own part (``.hydra``: launcher, sweeper), as a
     multirun composes it from ``conf/``."""

@@ -70,7 +70,7 @@ def save(path: Path, checkpoint: Checkpoint, stamp: str) -> None:
         "run_id": checkpoint.run_id,
     }
     arrays = {f"{OPTIMIZER_PREFIX}{k}": v for k, v in checkpoint.optimizer.items()}
-    with atomic_file(path) as file:
+    with atomic_file(path, what="the checkpoint") as file:
         np.savez(
             file,
             params=checkpoint.params,

