@@ -197,3 +197,34 @@ def test_a_folder_of_another_user_is_permission_denied(tmp_path, small_csvs, sto
     )
     refused(result, "error: theirs/sub.csv: permission denied while writing the submission")
     assert list(theirs.iterdir()) == []
+
+
+def tool(store: Path, module: str, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        env=environment(store),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_tools_that_write_into_a_read_only_folder_say_so_in_one_line(tmp_path, store):
+    """compare's curves and the cluster's state folder (the other tools write through the same
+    helpers; ``bench`` and ``params`` with ``write_json``/``write_text``)."""
+    client = MlflowClient(f"sqlite:///{store}")
+    run = client.create_run(client.create_experiment("tools"))
+    client.log_metric(run.info.run_id, "val_accuracy", 0.5, step=1)
+    client.set_terminated(run.info.run_id)
+    with read_only(tmp_path / "ro") as folder:
+        png = folder / "curves.png"
+        refused(
+            tool(store, "pipeline.tools.compare", "--all", "--experiment", "tools", "--png", png),
+            f"error: {png}: read-only filesystem while writing the curves",
+        )
+        state = folder / "cluster"
+        refused(
+            tool(store, "pipeline.cluster", "start", "--dir", str(state)),
+            f"error: {state}: the cluster did not start: {state}: read-only filesystem",
+        )
+        assert list(folder.iterdir()) == []
