@@ -147,7 +147,12 @@ class Network:
         """Logits (batch, n_outputs) of ``x``: (batch, *input_shape) or flat rows. ``training``
         selects the training behaviour (dropout, batch statistics), which draws from ``rng``.
         The result is a buffer the next call reuses (except for a large evaluation batch, which
-        goes through in chunks into a new array)."""
+        goes through in chunks into a new array). Inputs of another dtype are cast to the
+        network's first (a copy): a float32 network computes in float32 whatever it is given,
+        where NumPy would have computed float64 inputs in float64 and rounded each layer's
+        result back to float32."""
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
         if x.shape[1:] != self.input_shape:
             if math.prod(x.shape[1:]) != math.prod(self.input_shape):
                 raise ValueError(f"inputs {x.shape[1:]} do not fit input_shape {self.input_shape}")
