@@ -191,7 +191,8 @@ def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is 
     waited their turn for it made one train take minutes on a busy machine."""
     from mlflow import MlflowClient
 
-    if urllib.parse.urlsplit(uri).password is not None:  # MLflow's run links would repeat it
+    # MLflow's run links on stdout would repeat a user part: a password, or a token as the user
+    if urllib.parse.urlsplit(uri).username is not None:
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     if is_local_store(uri):
         with store_lock():
