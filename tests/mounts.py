@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.conftest import unavailable
 
 FILLER = ".filler"
 
@@ -17,19 +17,13 @@ FILLER = ".filler"
 def require_root(what: str) -> None:
     """Skip (fail in CI) where this process cannot mount filesystems."""
     if os.geteuid() != 0:
-        message = f"{what} needs root to mount a filesystem (CI runs the tests as root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{what} needs root to mount a filesystem (CI runs the tests as root)")
 
 
 def _mount(*arguments: str) -> None:
     result = subprocess.run(["mount", *arguments], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        message = f"cannot mount ({' '.join(arguments)}): {result.stderr.strip()}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"cannot mount ({' '.join(arguments)}): {result.stderr.strip()}")
 
 
 def _unmount(folder: Path) -> None:

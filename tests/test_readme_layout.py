@@ -508,8 +508,9 @@ def test_ci_runs_pip_check_before_the_tests():
 
 
 def test_each_test_worker_gets_its_share_of_blas_threads():
-    """README: "Each worker, and every process its tests start, gets one BLAS thread
-    (`OMP_NUM_THREADS`, unless you set it)": what tests/conftest.py sets on import."""
+    """README: "Each worker, and every process its tests start, gets its share of BLAS threads
+    (`OMP_NUM_THREADS` = cores // workers, at least one, unless you set it)": what
+    tests/conftest.py sets on import."""
     code = "import os, tests.conftest; print(os.environ.get('OMP_NUM_THREADS'))"
     base = {
         k: v
@@ -530,3 +531,37 @@ def test_each_test_worker_gets_its_share_of_blas_threads():
     assert threads(PYTEST_XDIST_WORKER_COUNT="2") == str(max(1, (os.cpu_count() or 1) // 2))
     assert threads(PYTEST_XDIST_WORKER_COUNT="2", OMP_NUM_THREADS="3") == "3"
     assert threads() == "None"  # one process, no workers: BLAS as it is
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    assert "gets its share of BLAS threads (`OMP_NUM_THREADS` = cores // workers" in readme
+
+
+def test_the_readme_says_the_pooling_gradient_checks_avoid_ties():
+    """Finite differences cannot check a max at a tie (it has no derivative there): the checks
+    draw inputs without ties, and the tie convention has a test of its own."""
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    assert "pooling with ties" not in readme
+    assert "pooling (on inputs without ties, where the max has no derivative" in readme
+    pooling = (PROJECT_ROOT / "tests" / "scratchnn" / "test_pooling.py").read_text()
+    assert "distinct_inputs((2, *shape)" in pooling
+    assert "def test_ties_send_the_gradient_to_the_first_maximum" in pooling
+
+
+def test_pyproject_names_the_workers_the_makefile_runs():
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    workers = re.search(r"^test: .*\n\tpytest -n (\d+)\n", makefile, re.MULTILINE)
+    assert workers is not None
+    assert re.findall(r"`pytest -n (\d+)`", pyproject) == [workers.group(1)]
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("pipeline/io.py", "def save_array"),
+        ("pipeline/cluster/services.py", "def environ_with"),
+        ("scratchnn/layers/dense.py", "def n_params"),
+    ],
+)
+def test_code_nothing_calls_is_gone(module, name):
+    """An outside audit found these unused: a reader should not have to wonder who calls them."""
+    assert name not in (PROJECT_ROOT / module).read_text()

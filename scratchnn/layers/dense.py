@@ -28,10 +28,6 @@ class Dense(Layer):
         self.n_in, self.n_out = input_shape[0], self.units
         return (self.units,)
 
-    @property
-    def n_params(self) -> int:
-        return self.n_in * self.n_out + self.n_out
-
     def param_shapes(self) -> dict[str, Shape]:
         return {"weights": (self.n_in, self.n_out), "biases": (1, self.n_out)}
 

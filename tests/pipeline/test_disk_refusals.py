@@ -17,7 +17,7 @@ from pipeline.config import Config, compose, to_yaml, validate
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train_tracked
-from tests.conftest import paused_training, tiny_overrides
+from tests.conftest import paused_training, tiny_overrides, unavailable
 from tests.mounts import fill, read_only, small_disk, snapshot
 
 EPOCHS = 30
@@ -176,10 +176,7 @@ def test_a_folder_of_another_user_is_permission_denied(tmp_path, small_csvs, sto
     could not even read)."""
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 or setpriv is None:
-        message = "needs root and setpriv (util-linux) to run a stage without root's override"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("needs root and setpriv (util-linux) to run a stage without root's override")
     folder = project(tmp_path / "p", tmp_path / "out", small_csvs, "prepare", "train")
     theirs = folder / "theirs"
     theirs.mkdir(mode=0o755)

@@ -27,8 +27,13 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.data.artifacts import load_split
 from pipeline.tracking.logged_model import REGISTERED_MODEL, pinned_requirements
 from tests.browser import Browser
-from tests.conftest import free_port, running_mlflow_server, tiny_overrides, write_digits_csv
-from tests.pipeline.test_plots import require_tool
+from tests.conftest import (
+    free_port,
+    require_tool,
+    running_mlflow_server,
+    tiny_overrides,
+    write_digits_csv,
+)
 
 EXPERIMENT = "test-models"
 LRS, BATCHES = ("0.01", "0.05"), ("16", "32")

@@ -158,7 +158,9 @@ def test_sweep_jobs_are_child_runs_of_one_parent(tmp_path, small_csvs, launcher,
     assert_default_experiment_empty(client)
     # what `make bench-sweep` reads: every epoch of every job of this sweep, to the microsecond
     seconds = bench_sweep.logged_epoch_seconds(tmp_path / "mlflow.db", tmp_path / "sweep")
-    assert len(seconds) == 2 * len(lrs) and all(0 < s < 60 for s in seconds)
+    assert len(seconds) == 2 * len(lrs) and all(s > 0 for s in seconds)
+    runs_seconds = sum((r.info.end_time - r.info.start_time) / 1000 for r in children)
+    assert sum(seconds) <= runs_seconds  # the epochs happened inside their runs
     assert bench_sweep.logged_epoch_seconds(tmp_path / "mlflow.db", tmp_path / "other") == []
     models = sorted((tmp_path / "sweep").glob("*/model.npz"))
     assert len(models) == len(lrs)  # each job its own folder
