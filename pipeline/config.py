@@ -8,6 +8,7 @@ reads any data, with the key's name in the message. Values ``conf/`` must give a
 """
 
 import dataclasses
+import difflib
 import math
 import os
 from dataclasses import dataclass, field
@@ -257,7 +258,11 @@ def validate(raw: DictConfig | dict) -> Config:
         message = str(error).splitlines()[0]
         schema = getattr(error, "object_type", None)
         if isinstance(error, ConfigKeyError) and dataclasses.is_dataclass(schema):
-            message += f"; allowed keys: {', '.join(f.name for f in dataclasses.fields(schema))}"
+            allowed = [f.name for f in dataclasses.fields(schema)]
+            message += f"; allowed keys: {', '.join(allowed)}"
+            nearest = difflib.get_close_matches(str(getattr(error, "key", "")), allowed, n=1)
+            if nearest and key:
+                message += f"; did you mean {'.'.join([*str(key).split('.')[:-1], *nearest])}?"
         where = f"{key}: " if key else ""
         raise ConfigError(f"{where}{message}") from None
     assert isinstance(cfg, Config)

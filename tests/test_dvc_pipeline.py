@@ -395,3 +395,38 @@ def test_a_refused_experiment_says_how_to_get_the_workspace_back(project):
     assert (project / "models" / "model.npz").read_bytes() == model
     status = json.loads(run(project, "dvc", "status", "evaluate", "--json").splitlines()[-1])
     assert status == {}
+
+
+def test_a_key_the_configuration_does_not_know_stops_the_run(project):
+    """`dvc exp run -S +optimzer.lr=0.01` (a typo, with the `+` DVC's own error suggests) and the
+    same key written by hand: the run fails with one error naming the key and the nearest valid
+    one, though every stage that trains is cached (before, it exited 0: trained nothing)."""
+    write_digits_csv(project / "small" / "train.csv", 300, seed=1)
+    write_digits_csv(project / "small" / "test.csv", 100, seed=2)
+    untracked = TINY_EXPERIMENT + "tracking:\n  enabled: false\n"
+    (project / "conf" / "experiment" / "tiny.yaml").write_text(untracked)
+    commit(project)
+    targets = ("train", "check_params")  # all a user's `dvc exp run` would run here
+    first = run(project, "dvc", "exp", "run", *targets, "-S", "experiment=tiny")
+    assert sorted(stages_run(first)) == ["check_params", "prepare", "train"]
+    commit(project)
+    model = (project / "models" / "model.npz").read_bytes()
+
+    def refused(*command: str) -> str:
+        result = subprocess.run(
+            command, cwd=project, env=ENV, capture_output=True, text=True, check=False
+        )
+        assert result.returncode != 0, result.stdout + result.stderr
+        assert "Running stage 'train'" not in result.stdout
+        (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        return error
+
+    typo = ("-S", "experiment=tiny", "-S", "+optimzer.lr=0.01")
+    error = refused("dvc", "exp", "run", *targets, *typo)
+    assert "params.yaml: optimzer: Key 'optimzer' not in 'Config'" in error
+    assert "did you mean optimizer?" in error
+    run(project, "git", "checkout", "params.yaml")
+    with (project / "params.yaml").open("a") as params:
+        params.write("optimzer:\n  lr: 0.01\n")  # by hand
+    assert "did you mean optimizer?" in refused("dvc", "repro", *targets)
+    assert (project / "models" / "model.npz").read_bytes() == model
