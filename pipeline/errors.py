@@ -7,6 +7,8 @@ frees space or picks another folder. ``refusal`` names them in words."""
 
 import errno
 import re
+import sys
+from importlib.util import find_spec
 
 
 class PipelineError(Exception):
@@ -50,3 +52,23 @@ def refusal_line(error: OSError) -> str | None:
         return None
     where = error.filename2 if error.errno == errno.EISDIR and error.filename2 else error.filename
     return f"{where}: {reason}" if where is not None else reason
+
+
+# What the entry points import from the environment (requirements.lock), by top-level name.
+ENVIRONMENT = ("numpy", "pandas", "pyarrow", "omegaconf", "hydra", "mlflow", "matplotlib", "PIL")
+
+
+def refuse_other_interpreters(needed: tuple[str, ...], what: str, fix: str) -> None:
+    """Exit with one ``error:`` line when this Python lacks a package of ``needed`` (top-level
+    names): ``python`` that is not the environment's, instead of a ``ModuleNotFoundError``
+    halfway in. ``what`` is what runs ("stage"), ``fix`` the other way to run it."""
+    missing = [name for name in needed if find_spec(name) is None]
+    if missing:
+        version = ".".join(map(str, sys.version_info[:3]))
+        print(
+            f"error: this {what} runs under {sys.executable or 'python'} (Python {version}), "
+            f"which lacks the project's packages ({', '.join(missing)}): activate its "
+            f"environment first (`source .venv/bin/activate`), or {fix}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
