@@ -11,12 +11,14 @@ import dataclasses
 import difflib
 import math
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from pipeline.errors import PipelineError
@@ -248,11 +250,25 @@ def check_ranges(cfg: Config) -> None:
         )
 
 
+def too_large(tree: Any, prefix: str = "") -> Iterator[str]:
+    """The keys of ``tree`` whose value is an integer no float can hold."""
+    mapping = isinstance(tree, dict | DictConfig)
+    for key, value in tree.items() if mapping else enumerate(tree):
+        where = (f"{prefix}.{key}" if prefix else str(key)) if mapping else f"{prefix}[{key}]"
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            yield where
+        elif isinstance(value, dict | list | DictConfig | ListConfig):
+            yield from too_large(value, where)
+
+
 def validate(raw: DictConfig | dict) -> Config:
     """Check ``raw`` against the schema and return it as typed dataclasses."""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
         cfg = OmegaConf.to_object(merged)
+    except OverflowError:  # an integer beyond any float, for a float key
+        key = next(too_large(raw), "")
+        raise ConfigError(f"{key}: a number too large for a float") from None
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None)
         message = str(error).splitlines()[0]
@@ -303,12 +319,27 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """Compose ``conf/config.yaml`` with Hydra overrides, as ``dvc exp run`` does."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from hydra.errors import HydraException
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    except (HydraException, ValueError) as error:  # Hydra's parser, its groups, its checks
+        raise ConfigError(f"overrides {' '.join(overrides)!r}: {one_line(error)}") from None
+
+
+def one_line(error: Exception) -> str:
+    """Hydra's multi-line message as one line: without its search path, caret and docs link."""
+    text = str(error).split("\nConfig search path:")[0]
+    lines = [line.strip() for line in text.splitlines()]
+    kept = [line for line in lines if line.strip("^") and not line.startswith("See https://")]
+    return " ".join(kept)
 
 
 def to_yaml(raw: DictConfig) -> str:
     """The text DVC writes to ``params.yaml`` for a composed config (interpolations resolved)."""
-    OmegaConf.resolve(raw)
+    try:
+        OmegaConf.resolve(raw)
+    except OmegaConfBaseException as error:  # an override ``${...}`` naming nothing
+        raise ConfigError(str(error).splitlines()[0]) from None
     return OmegaConf.to_yaml(raw)

@@ -62,7 +62,7 @@ def params_with(tmp_path, dotted: str, value) -> None:
             "optimizer.momentun",
             0.9,
             "error: params.yaml: optimizer.momentun: Key 'momentun' not in 'OptimizerConfig'; "
-            "allowed keys: name, lr, momentum, beta1, beta2, eps",
+            "allowed keys: name, lr, momentum, beta1, beta2, eps; did you mean optimizer.momentum?",
         ),
         (
             "train.epochs",
