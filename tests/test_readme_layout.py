@@ -140,8 +140,9 @@ def test_requirements_lock_is_what_make_lock_writes():
     planned = subprocess.run(
         ["make", "-n", "lock"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     ).stdout
-    (recipe,) = re.findall(r"pip-compile (.*)", planned.replace("\\\n", " "))
-    recipe = recipe.replace("-o ", "--output-file=").split()
+    planned = planned.replace("\\\n", " ")
+    (recipe,) = re.findall(r"pip-compile (.* -o requirements\.lock .*)", planned)
+    recipe = recipe.replace("-o ", "--output-file=").replace("--extra ", "--extra=").split()
     (header,) = re.findall(r"^#    pip-compile (.*)$", LOCK, flags=re.MULTILINE)
     assert "--generate-hashes" in header.split() and header.endswith(" pyproject.toml")
     assert sorted(header.split()) == sorted(option for option in recipe if option != "--quiet")
