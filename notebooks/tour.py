@@ -48,6 +48,8 @@ TOUR = Path(os.environ.get("NEURALSCRATCH_TOUR", PROJECT_ROOT))
 PREPARED = TOUR / "data" / "prepared"
 STORE = TOUR / "mlflow.db"
 print(f"prepared data: {PREPARED}\nMLflow store:  {STORE}")
+if not (PREPARED / "train_x.npy").is_file():
+    raise FileNotFoundError(f"{PREPARED}: nothing prepared yet; `make run` prepares the data")
 
 # %% [markdown]
 # ## 1. The data
