@@ -4,10 +4,12 @@ clipping and a nested architecture, on random prepared data (seconds)."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 from omegaconf import OmegaConf
 
 import scratchnn as sn
 from pipeline.config import Config, compose, validate
+from pipeline.network import checkpoint
 from pipeline.stages.train import train, write_outputs
 from tests.conftest import random_prepared
 
@@ -63,3 +65,22 @@ def test_a_nested_network_trains_with_warmup_and_its_file_rebuilds_it(tmp_path):
     np.testing.assert_array_equal(loaded.forward(x), network.forward(x))
     again, _ = train(cfg)
     np.testing.assert_array_equal(again.params, network.params)  # the same seed, bit for bit
+
+
+def test_a_nested_adamw_run_interrupted_after_an_epoch_resumes_bit_for_bit(tmp_path):
+    random_prepared(tmp_path / "prepared", {"train": 96, "val": 20})
+    cfg = config(tmp_path, "optimizer=adamw", "schedule.warmup_epochs=1", layers=TINY_RESNET)
+    whole, _ = train(cfg)
+    saved = tmp_path / "model.checkpoint.npz"
+
+    def interrupt(metrics: sn.EpochMetrics) -> None:
+        raise KeyboardInterrupt  # after epoch 1's checkpoint is written
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, on_epoch_end=interrupt, checkpoint_file=saved)
+    state = checkpoint.load(saved, cfg)
+    assert state is not None and state.epoch == 1 and "m_sum" in state.optimizer
+    resumed, history = train(cfg, resume=state)
+    np.testing.assert_array_equal(resumed.params, whole.params)
+    np.testing.assert_array_equal(resumed.state, whole.state)  # batch norm's, nested ones too
+    assert len(history) == 2
