@@ -52,6 +52,13 @@ def test_clipping_reaches_training_and_a_norm_never_reached_changes_nothing(tmp_
     assert not np.array_equal(clipped.params, plain.params)
 
 
+def test_train_weight_decay_still_applies_beside_adamws_own(tmp_path):
+    random_prepared(tmp_path / "prepared", {"train": 96, "val": 20})
+    without, _ = train(config(tmp_path, "optimizer=adamw", "train.weight_decay=0"))
+    beside, _ = train(config(tmp_path, "optimizer=adamw", "train.weight_decay=0.5"))
+    assert not np.array_equal(beside.params, without.params)
+
+
 def test_a_nested_network_trains_with_warmup_and_its_file_rebuilds_it(tmp_path):
     random_prepared(tmp_path / "prepared", {"train": 96, "val": 20})
     overrides = ("optimizer=adamw", "schedule.warmup_epochs=1", "train.weight_decay=0")
