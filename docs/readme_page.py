@@ -1,5 +1,6 @@
-"""MkDocs hook: the site's front page is README.md, and links between the README and the guides,
-written as a reader of the repository follows them, lead to the same pages on the site."""
+"""MkDocs hook: the site's front page is README.md, the committed figures of reports/ are its
+images too, and links written as a reader of the repository follows them (between the README and
+the guides, to reports/) lead to the same pages and images on the site."""
 
 import re
 from pathlib import Path
@@ -8,7 +9,8 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-README = Path(__file__).parent.parent / "README.md"
+PROJECT = Path(__file__).parent.parent
+README = PROJECT / "README.md"
 
 
 def readme_as_page(markdown: str) -> str:
@@ -17,12 +19,16 @@ def readme_as_page(markdown: str) -> str:
 
 
 def guide_as_page(markdown: str) -> str:
-    """A guide with its links to the README pointed at the front page."""
-    return re.sub(r"\]\(\.\./README\.md", "](index.md", markdown)
+    """A guide with its links to the README pointed at the front page, and to reports/ at the
+    site's copy."""
+    markdown = re.sub(r"\]\(\.\./README\.md", "](index.md", markdown)
+    return re.sub(r"\]\(\.\./reports/", "](reports/", markdown)
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     files.append(File.generated(config, "index.md", content=readme_as_page(README.read_text())))
+    for figure in sorted((PROJECT / "reports").glob("*.png")):
+        files.append(File.generated(config, f"reports/{figure.name}", abs_src_path=str(figure)))
     return files
 
 
