@@ -14,8 +14,9 @@ PYTHON := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run baseline exps notebook test test-quick lint format params lock clean ui bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
+.PHONY: run baseline exps notebook test test-quick lint format params lock clean ui docs docs-serve bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
 
 # DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
 # (Only stdout is filtered: progress bars on stderr still see the terminal.)
@@ -54,6 +55,12 @@ ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
 
+docs: $(STAMP)  ## the guides as a website in site/ (mkdocs --strict: a broken link or anchor fails; fetches nothing)
+	mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)  ## the guides' website on http://127.0.0.1:8000 (PORT=... to change), rebuilt on every edit
+	mkdocs serve --strict --dev-addr 127.0.0.1:$(or $(PORT),8000)
+
 cluster: $(STAMP)  ## SLURM, PostgreSQL, S3 and an MLflow server with logins, on 127.0.0.1 (state in .cluster/)
 	python -m pipeline.cluster start
 
@@ -88,7 +95,7 @@ params: $(STAMP)  ## regenerate params.yaml from conf/ (pass overrides: make par
 
 COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url \
 	  --no-emit-find-links --strip-extras
-LOCKED_EXTRAS = --extra sweep --extra ui --extra cluster --extra test
+LOCKED_EXTRAS = --extra sweep --extra ui --extra cluster --extra docs --extra test
 
 lock: ## re-resolve requirements.lock (and requirements-notebook.lock) from pyproject.toml (needs network to the package index)
 	$(PYTHON) -m pip install -q pip-tools==7.6.2
@@ -104,7 +111,7 @@ lock: ## re-resolve requirements.lock (and requirements-notebook.lock) from pypr
 
 $(STAMP): requirements.lock pyproject.toml
 	@echo "Building the environment in $(VENV) from requirements.lock: every package pinned and hash-checked."
-	@echo "This happens once and takes a few minutes (about 3 on 2 cores); then the pipeline starts."
+	@echo "This happens once and takes a few minutes; then the pipeline starts."
 	python3 -m venv $(VENV)
 	@# First the locked pip itself, hash-checked: the one a new venv brings may be too old to
 	@# install this lock (pip 23 refuses a hashed package that another asks for with extras).
@@ -124,4 +131,4 @@ $(NOTEBOOK_STAMP): $(STAMP) requirements-notebook.lock
 	touch $(NOTEBOOK_STAMP)
 
 clean: ## remove the environment and what the pipeline made (not the DVC cache, not data/kaggle/)
-	rm -rf $(VENV) data/raw data/prepared models dvc_plots outputs multirun .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/raw data/prepared models dvc_plots outputs multirun site .pytest_cache .ruff_cache

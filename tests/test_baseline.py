@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.config import PROJECT_ROOT
 from tests.conftest import write_digits_csv
 from tests.test_dvc_pipeline import (
     ENV,
@@ -100,6 +101,8 @@ def test_make_baseline_after_a_successful_and_a_refused_experiment(project):  # 
         "train.batch_size",
     ]
     assert "0.005" in shown and "0.002" in shown
+    guide = (PROJECT_ROOT / "docs" / "newcomer.md").read_text()
+    assert f"\n  {'   '.join(header[:1])}" in guide and "   ".join(header[1:]) in guide
 
     back = make(project, "baseline")  # everything is in this machine's cache: nothing reruns
     assert stages_run(back) == [] and "done: test accuracy" in back

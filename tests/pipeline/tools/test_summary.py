@@ -60,3 +60,10 @@ def test_the_summary_reports_the_split_evaluate_used_and_needs_its_metrics(commi
     metrics_file.unlink()
     with pytest.raises(PipelineError, match=r"metrics\.json: no such file; the evaluate stage"):
         summary_lines(committed)
+
+
+def test_the_pages_quote_the_summary_of_the_committed_results():
+    """README's quick start and docs/newcomer.md show what `make run` ends with here."""
+    shown = "\n".join(summary_lines(PROJECT_ROOT)[1:4])  # without a note on local changes
+    for page in (PROJECT_ROOT / "README.md", PROJECT_ROOT / "docs" / "newcomer.md"):
+        assert shown in page.read_text(), page
