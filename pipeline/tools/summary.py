@@ -4,6 +4,7 @@ what to try next, and what the files git now shows as changed are.
 python -m pipeline.tools.summary
 """
 
+import argparse
 import json
 import subprocess
 from pathlib import Path
@@ -68,11 +69,17 @@ def summary_lines(root: Path = PROJECT_ROOT) -> list[str]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.tools.summary",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args()
     print("\n".join(summary_lines()))
 
 
 def run() -> None:
-    run_stage(main, takes_arguments=False)
+    run_stage(main)
 
 
 if __name__ == "__main__":
