@@ -22,6 +22,16 @@ def test_the_mlp_shorthand_keeps_its_keys():
     assert params["model.layers"] is None and params["data.augment.shift"] == 0
 
 
+def test_a_residual_blocks_layers_are_numbered_inside_it():
+    params = flatten(config_tree(validate(compose(["experiment=resnet"]))))
+    assert params["model.layers.3.type"] == "residual"
+    assert params["model.layers.3.layers.0.filters"] == 16
+    assert params["model.layers.7.layers.0.stride"] == 2
+    assert params["model.layers.3.layers.1.type"] == "batchnorm"
+    assert params["optimizer.name"] == "adamw" and params["optimizer.weight_decay"] == 0.05
+    assert params["schedule.warmup_epochs"] == 1 and params["train.clip_norm"] is None
+
+
 def test_no_local_path_is_a_run_parameter():
     """paths.* (where one machine keeps its files) are left out; every other setting stays."""
     cfg = validate(compose(["paths.model=/home/someone/models/model.npz"]))
