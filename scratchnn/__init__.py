@@ -1,10 +1,11 @@
 """scratchnn: a small neural-network library written from scratch in NumPy.
 
 A newcomer's reading order: ``layers`` (``base``, the contract every layer follows; then Dense,
-the activations, Conv2D, pooling, dropout, batch norm: forward next to backward, shapes in
-comments), ``losses`` (softmax + cross-entropy), ``network`` (how layers share one parameter
-buffer), ``builder`` (networks from lists of dicts), ``optimizers`` and ``schedules`` (how
-parameters move), ``training`` (the loop), ``augment`` and ``serialization``.
+the activations, Conv2D, pooling, dropout, batch norm, then the sequence layers: layer norm,
+LSTM and GRU, tokens and attention; forward next to backward, shapes in comments), ``losses``
+(softmax + cross-entropy), ``network`` (how layers share one parameter buffer), ``builder``
+(networks from lists of dicts), ``optimizers`` and ``schedules`` (how parameters move),
+``training`` (the loop), ``augment`` and ``serialization``.
 Nothing here imports the pipeline: the library stands on its own.
 """
 
@@ -18,23 +19,32 @@ from scratchnn.initializers import (
     he_normal,
     he_uniform,
     lecun_normal,
+    orthogonal,
     scaled_normal,
 )
 from scratchnn.layers import (
     GELU,
+    GRU,
     LAYER_TYPES,
+    LSTM,
     AvgPool2D,
     BatchNorm,
+    ClassToken,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
     Layer,
+    LayerNorm,
     LeakyReLU,
     MaxPool2D,
+    PatchEmbed,
+    PositionEmbed,
     ReLU,
+    SelfAttention,
     Sigmoid,
     Tanh,
+    TokenPool,
 )
 from scratchnn.losses import SoftmaxCrossEntropy
 from scratchnn.metrics import accuracy, confusion_matrix
@@ -54,30 +64,38 @@ from scratchnn.training import EpochMetrics, TrainingDiverged, evaluate, fit
 __all__ = [
     "ACTIVATIONS",
     "GELU",
+    "GRU",
     "INITIALIZERS",
     "LAYER_TYPES",
+    "LSTM",
     "SGD",
     "Adam",
     "AvgPool2D",
     "BatchNorm",
+    "ClassToken",
     "Conv2D",
     "Dense",
     "Dropout",
     "EpochMetrics",
     "Flatten",
     "Layer",
+    "LayerNorm",
     "LayerSpecError",
     "LeakyReLU",
     "MaxPool2D",
     "Momentum",
     "Network",
     "Optimizer",
+    "PatchEmbed",
+    "PositionEmbed",
     "RandomShiftRotate",
     "ReLU",
     "Schedule",
+    "SelfAttention",
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "TokenPool",
     "TrainingDiverged",
     "WeightsError",
     "accuracy",
@@ -97,6 +115,7 @@ __all__ = [
     "lecun_normal",
     "load_weights",
     "mlp",
+    "orthogonal",
     "save_weights",
     "scaled_normal",
     "step_decay",
