@@ -34,6 +34,7 @@ from scratchnn.layers import (
     Dense,
     Dropout,
     Flatten,
+    GlobalAvgPool,
     Layer,
     LayerNorm,
     LeakyReLU,
@@ -41,6 +42,7 @@ from scratchnn.layers import (
     PatchEmbed,
     PositionEmbed,
     ReLU,
+    Residual,
     SelfAttention,
     Sigmoid,
     Tanh,
@@ -49,17 +51,24 @@ from scratchnn.layers import (
 from scratchnn.losses import SoftmaxCrossEntropy
 from scratchnn.metrics import accuracy, confusion_matrix
 from scratchnn.network import Network
-from scratchnn.optimizers import SGD, Adam, Momentum, Optimizer
+from scratchnn.optimizers import SGD, Adam, AdamW, Momentum, Optimizer
 from scratchnn.schedules import (
     Schedule,
     constant,
     cosine_decay,
     exponential_decay,
     inverse_time_decay,
+    linear_warmup,
     step_decay,
 )
 from scratchnn.serialization import load_weights, save_weights
-from scratchnn.training import EpochMetrics, TrainingDiverged, evaluate, fit
+from scratchnn.training import (
+    EpochMetrics,
+    TrainingDiverged,
+    clip_by_global_norm,
+    evaluate,
+    fit,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -70,6 +79,7 @@ __all__ = [
     "LSTM",
     "SGD",
     "Adam",
+    "AdamW",
     "AvgPool2D",
     "BatchNorm",
     "ClassToken",
@@ -78,6 +88,7 @@ __all__ = [
     "Dropout",
     "EpochMetrics",
     "Flatten",
+    "GlobalAvgPool",
     "Layer",
     "LayerNorm",
     "LayerSpecError",
@@ -90,6 +101,7 @@ __all__ = [
     "PositionEmbed",
     "RandomShiftRotate",
     "ReLU",
+    "Residual",
     "Schedule",
     "SelfAttention",
     "Sigmoid",
@@ -101,6 +113,7 @@ __all__ = [
     "accuracy",
     "build_network",
     "check_layers",
+    "clip_by_global_norm",
     "confusion_matrix",
     "constant",
     "cosine_decay",
@@ -113,6 +126,7 @@ __all__ = [
     "he_uniform",
     "inverse_time_decay",
     "lecun_normal",
+    "linear_warmup",
     "load_weights",
     "mlp",
     "orthogonal",

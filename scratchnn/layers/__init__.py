@@ -1,7 +1,8 @@
 """Layers, one concept per file, each with ``forward`` and ``backward`` side by side.
 
 Reading order: ``base`` (the contract every layer follows), ``dense``, ``activations``,
-``conv`` (im2col), ``pooling``, ``shape`` (flatten), ``dropout``, ``batchnorm``; then the
+``conv`` (im2col), ``pooling``, ``global_pool``, ``shape`` (flatten), ``dropout``, ``batchnorm``;
+then the containers: ``chain`` (layers in sequence inside a block) and ``residual``; then the
 sequence layers: ``layernorm``, ``recurrent`` (the loops over time) with its cells ``lstm`` and
 ``gru``, ``tokens`` (patches, positions, class token, pooling) and ``attention``.
 ``LAYER_TYPES`` maps each layer's type name (``"conv2d"``) to its class: adding a layer is one
@@ -15,10 +16,12 @@ from scratchnn.layers.batchnorm import BatchNorm
 from scratchnn.layers.conv import Conv2D
 from scratchnn.layers.dense import Dense
 from scratchnn.layers.dropout import Dropout
+from scratchnn.layers.global_pool import GlobalAvgPool
 from scratchnn.layers.gru import GRU
 from scratchnn.layers.layernorm import LayerNorm
 from scratchnn.layers.lstm import LSTM
 from scratchnn.layers.pooling import AvgPool2D, MaxPool2D
+from scratchnn.layers.residual import Residual
 from scratchnn.layers.shape import Flatten
 from scratchnn.layers.tokens import ClassToken, PatchEmbed, PositionEmbed, TokenPool
 
@@ -34,6 +37,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool",
     "Layer",
     "LayerNorm",
     "LayerSpecError",
@@ -42,6 +46,7 @@ __all__ = [
     "PatchEmbed",
     "PositionEmbed",
     "ReLU",
+    "Residual",
     "SelfAttention",
     "Shape",
     "Sigmoid",
