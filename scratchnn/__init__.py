@@ -47,6 +47,7 @@ from scratchnn.layers import (
     Sigmoid,
     Tanh,
     TokenPool,
+    TransformerBlock,
 )
 from scratchnn.losses import SoftmaxCrossEntropy
 from scratchnn.metrics import accuracy, confusion_matrix
@@ -109,6 +110,7 @@ __all__ = [
     "Tanh",
     "TokenPool",
     "TrainingDiverged",
+    "TransformerBlock",
     "WeightsError",
     "accuracy",
     "build_network",

@@ -4,7 +4,8 @@ Reading order: ``base`` (the contract every layer follows), ``dense``, ``activat
 ``conv`` (im2col), ``pooling``, ``global_pool``, ``shape`` (flatten), ``dropout``, ``batchnorm``;
 then the containers: ``chain`` (layers in sequence inside a block) and ``residual``; then the
 sequence layers: ``layernorm``, ``recurrent`` (the loops over time) with its cells ``lstm`` and
-``gru``, ``tokens`` (patches, positions, class token, pooling) and ``attention``.
+``gru``, ``tokens`` (patches, positions, class token, pooling), ``attention`` and ``transformer``
+(a pre-norm encoder block: two residual blocks).
 ``LAYER_TYPES`` maps each layer's type name (``"conv2d"``) to its class: adding a layer is one
 class with ``@register("name")`` in one of these files (or a new one imported here), and its tests.
 """
@@ -24,6 +25,7 @@ from scratchnn.layers.pooling import AvgPool2D, MaxPool2D
 from scratchnn.layers.residual import Residual
 from scratchnn.layers.shape import Flatten
 from scratchnn.layers.tokens import ClassToken, PatchEmbed, PositionEmbed, TokenPool
+from scratchnn.layers.transformer import TransformerBlock
 
 __all__ = [
     "GELU",
@@ -52,5 +54,6 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "TokenPool",
+    "TransformerBlock",
     "register",
 ]

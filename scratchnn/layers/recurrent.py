@@ -71,6 +71,9 @@ class Recurrent(Layer):
             "biases": (gh,),
         }
 
+    def decayed_names(self) -> tuple[str, ...]:
+        return ("weights", "recurrent_weights")
+
     def initialize(self, initializer: Initializer, rng: np.random.Generator) -> None:
         """``W`` from ``initializer``; each gate's block of ``U`` orthogonal (Saxe et al., 2014:
         repeated products with it neither grow nor shrink h); biases 0 (see the cells)."""

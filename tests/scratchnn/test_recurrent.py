@@ -92,6 +92,11 @@ def test_initial_weights_forget_gate_open_and_recurrent_blocks_orthogonal():
             np.testing.assert_allclose(block.T @ block, np.eye(h), atol=1e-12)
 
 
+def test_weight_decay_shrinks_both_weight_matrices_not_the_biases():
+    lstm = lstm_network().layers[0]
+    assert lstm.decayed_names() == ("weights", "recurrent_weights")
+
+
 def test_whole_stacked_network_gradient_matches_finite_differences():
     network = lstm_network()
     rng = np.random.default_rng(1)
