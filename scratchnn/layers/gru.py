@@ -42,11 +42,9 @@ class GRU(Recurrent):
     def work_per_row(self) -> int:
         return super().work_per_row() + self.steps * 3 * self.units
 
-    def start(self, batch: int) -> None:
-        self.gates_kept, self.hu_kept = self._gates.take(batch), self._hu.take(batch)
-        self.h_kept = self._h.take(batch)
-
-    def step(self, t: int, a: np.ndarray, hu: np.ndarray, h_prev: np.ndarray, h: np.ndarray):
+    def step(
+        self, t: int, a: np.ndarray, hu: np.ndarray, h_prev: np.ndarray, h: np.ndarray
+    ) -> None:
         # a, hu: (batch, 3H); h_prev, h: (batch, H)
         n2 = 2 * self.units
         a[:, :n2] += hu[:, :n2]

@@ -55,7 +55,9 @@ class LSTM(Recurrent):
         self.c, self.tanh_c = self._c.take(batch), self._tanh_c.take(batch)
         self.c[0] = 0
 
-    def step(self, t: int, a: np.ndarray, hu: np.ndarray, h_prev: np.ndarray, h: np.ndarray):
+    def step(
+        self, t: int, a: np.ndarray, hu: np.ndarray, h_prev: np.ndarray, h: np.ndarray
+    ) -> None:
         # a, hu: (batch, 4H); h_prev, h: (batch, H)
         n, h3 = self.units, 3 * self.units
         a += hu
@@ -76,7 +78,7 @@ class LSTM(Recurrent):
     def step_backward(self, t: int, dh: np.ndarray, da: np.ndarray) -> None:
         # dh: (batch, H) -> da: (batch, 4H); dh then 0: h_{t-1} reaches the loss only via U
         n, h3, dc = self.units, 3 * self.units, self.dc
-        gates, tanh_c, work = self._gates.take(len(dh))[t], self.tanh_c[t], self._work.take(len(dh))
+        gates, tanh_c, work = self.gates_kept[t], self.tanh_c[t], self._work.take(len(dh))
         i, f, o, g = gates[:, :n], gates[:, n : 2 * n], gates[:, 2 * n : h3], gates[:, h3:]
         np.multiply(dh, tanh_c, out=da[:, 2 * n : h3])  # dL/do
         np.multiply(dh, o, out=dh)

@@ -13,6 +13,8 @@ each way). The cells (``lstm.py``, ``gru.py``) write one step forward and one st
 side by side; the loops over time are here.
 """
 
+from typing import ClassVar
+
 import numpy as np
 
 from scratchnn.buffers import RowBuffer, StepBuffer
@@ -47,7 +49,7 @@ class Recurrent(Layer):
     docstring. Inputs (batch, T, D); outputs the last hidden state h_T (batch, H), or with
     ``return_sequences`` every h_t (batch, T, H), which another recurrent layer can read."""
 
-    gates = 0  # G: set by each cell
+    gates: ClassVar[int] = 0  # G: set by each cell
     weight_names = ("weights",)
 
     def __init__(self, units: int, return_sequences: bool = False) -> None:
@@ -112,6 +114,7 @@ class Recurrent(Layer):
         np.matmul(xs.reshape(-1, d), self.W, out=a.reshape(-1, gh))  # x @ W for every step
         a += self.b
         h[0] = 0
+        self.gates_kept, self.hu_kept, self.h_kept = a, hu, h  # what the steps backward read
         self.start(n)
         for t in range(self.steps):
             np.matmul(h[t], self.U, out=hu[t])  # (batch, GH): the one product per step
@@ -132,10 +135,11 @@ class Recurrent(Layer):
             if self.return_sequences:
                 dh += dy[:, t]  # h_t reaches the loss directly and through step t+1
             self.step_backward(t, dh, da[t])  # dh becomes the part of dL/dh_{t-1} not via U
-            np.matmul(self.da_through_u(da)[t], self.U.T, out=dh_u)
-            dh += dh_u  # dL/dh_{t-1}: (batch, H)
+            if t > 0:  # (h_0 = 0 is no parameter: nobody needs dL/dh_0)
+                np.matmul(self.da_through_u(da)[t], self.U.T, out=dh_u)
+                dh += dh_u  # dL/dh_{t-1}: (batch, H)
         rows = da.reshape(-1, gh)  # (T*batch, GH)
-        h_before = self._h.take(n)[:-1].reshape(-1, h)  # h_0 ... h_{T-1}: (T*batch, H)
+        h_before = self.h_kept[:-1].reshape(-1, h)  # h_0 ... h_{T-1}: (T*batch, H)
         np.matmul(h_before.T, self.da_through_u(da).reshape(-1, gh), out=self.dU)
         xs = self._x_steps.take(n).reshape(-1, d)
         np.matmul(xs.T, rows, out=self.dW)  # (D, GH)
@@ -161,7 +165,9 @@ class Recurrent(Layer):
     def start_backward(self, batch: int) -> None:
         """Set the cell's own gradient carried back through time (LSTM: dL/dc_T = 0)."""
 
-    def step(self, t: int, a: np.ndarray, hu: np.ndarray, h_prev: np.ndarray, h: np.ndarray):
+    def step(
+        self, t: int, a: np.ndarray, hu: np.ndarray, h_prev: np.ndarray, h: np.ndarray
+    ) -> None:
         """One step forward: ``a`` (batch, GH) holds ``x_t @ W + b`` and becomes the gates,
         ``hu`` = ``h_prev @ U``; write ``h_t`` into ``h`` (batch, H)."""
         raise NotImplementedError
