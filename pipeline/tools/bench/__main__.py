@@ -45,7 +45,7 @@ from pipeline.tools.bench.machine import (
     subnormal_slowdown,
 )
 from pipeline.tools.bench.report import check_targets, compare_lines, report_lines
-from pipeline.tools.bench.sequence import measure_sequence
+from pipeline.tools.bench.sequence import FAMILIES, measure_family
 from pipeline.tools.bench.stages import CHILDREN, in_child, time_loading
 
 DEFAULT_OUTPUT = "reports/benchmark.json"
@@ -137,9 +137,10 @@ def benchmark(args: argparse.Namespace, echo: Callable[[str], None] = print) -> 
     if not args.no_cnn:
         results["cnn"] = measure_cnn(x, y, overrides, args.warmup, min(args.repeats, 3), echo)
     if not args.no_sequence:
-        results["sequence"] = measure_sequence(
-            x, y, overrides, args.warmup, min(args.repeats, 3), echo
-        )
+        results["sequence"] = {
+            family: measure_family(family, x, y, overrides, args.warmup, min(args.repeats, 3), echo)
+            for family in FAMILIES
+        }
     if not args.no_stages:
         echo("  prepare stage and train stage memory, in child processes")
         results["prepare"] = in_child("prepare", list(args.overrides))

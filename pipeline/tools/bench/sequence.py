@@ -132,18 +132,3 @@ def measure_family(
         "ratio_to_floor": statistics.median(t / f for t, f in zip(timed, floors, strict=True)),
         "rounds": timed,
     }
-
-
-def measure_sequence(
-    x: np.ndarray,
-    y: np.ndarray,
-    base_overrides: list[str],
-    warmup: int,
-    repeats: int,
-    echo: Callable[[str], None],
-) -> dict[str, Any]:
-    """Both families' sections, ``{"lstm": ..., "vit": ...}``."""
-    return {
-        family: measure_family(family, x, y, base_overrides, warmup, repeats, echo)
-        for family in FAMILIES
-    }
