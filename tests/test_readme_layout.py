@@ -70,8 +70,8 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_scratchnn_imports_numpy_only():
-    """README: "NumPy only, importable without the pipeline"; "scratchnn starts no threads and never
-    changes thread settings": no module of it imports anything but NumPy, itself and the
+    """docs/library.md: "NumPy only, importable without the pipeline"; "scratchnn starts no threads
+    and never changes thread settings": no module of it imports anything but NumPy, itself and the
     standard library, nor threads or thread control."""
     for path in sorted((PROJECT_ROOT / "scratchnn").rglob("*.py")):
         modules = imported_modules(path)
@@ -163,8 +163,8 @@ def long_tests() -> set[str]:
 
 
 def test_the_long_tests_are_the_recipes_the_readme_names():
-    """README: "The tests marked `long` are the default recipe's 20 epochs (≥ 98.0 % on the test
-    set) and `experiment=seed`'s 300 (≈ 91 %)": those two, and no other."""
+    """docs/development.md: "The tests marked `long` are the default recipe's 20 epochs (≥ 98.0 % on
+    the test set) and `experiment=seed`'s 300 (≈ 91 %)": those two, and no other."""
     assert long_tests() == {
         "tests/test_dvc_pipeline.py::test_make_run_on_the_real_mnist_reaches_98_percent",
         "tests/test_recipes.py::test_experiment_seed_reproduces_the_original_at_91_percent",
@@ -174,8 +174,9 @@ def test_the_long_tests_are_the_recipes_the_readme_names():
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_every_stage_command_is_python_m_its_module(name):
-    """README: "Each stage is `python -m pipeline.stages.<name>`": the environment's ``python`` (so
-    the interpreter check in tests/pipeline/stages/test_interpreter.py applies to all)."""
+    """docs/pipeline.md: "Each stage is `python -m pipeline.stages.<name>`": the environment's
+    ``python`` (so the interpreter check in tests/pipeline/stages/test_interpreter.py applies to
+    all)."""
     command = STAGES[name]["cmd"].split()
     assert command[:3] == ["python", "-m", f"pipeline.stages.{name}"]
     assert (PROJECT_ROOT / "pipeline" / "stages" / f"{name}.py").is_file()
@@ -446,8 +447,8 @@ def test_the_sequence_recipes_are_what_the_guide_says():
 
 
 def test_dvc_yaml_takes_its_paths_from_conf_paths():
-    """README: "`dvc.yaml` templates its outputs from the same keys the stages read": no output or
-    dependency under data/, models/ or reports/ is written out literally."""
+    """docs/development.md: "`dvc.yaml` templates its outputs from the same keys the stages read":
+    no output or dependency under data/, models/ or reports/ is written out literally."""
     for name, stage in STAGES.items():
         paths = [
             *stage.get("deps", []),
@@ -558,7 +559,7 @@ def test_the_layout_has_the_files_the_readme_names():
 
 
 def test_every_tool_is_a_console_script_of_its_module():
-    """README: "Every tool is also a console script ... (the same as `python -m
+    """docs/development.md: "Every tool is also a console script ... (the same as `python -m
     pipeline.tools.<name>`)": the README's list is pyproject's, each script runs its module's
     own entry point."""
     import tomllib
@@ -588,7 +589,7 @@ def test_ci_runs_pip_check_before_the_tests():
 
 
 def test_each_test_worker_gets_its_share_of_blas_threads():
-    """README: "Each worker, and every process its tests start, gets one BLAS thread
+    """docs/development.md: "Each worker, and every process its tests start, gets one BLAS thread
     (`OMP_NUM_THREADS`, unless you set it)": what tests/conftest.py sets on import."""
     code = "import os, tests.conftest; print(os.environ.get('OMP_NUM_THREADS'))"
     base = {
