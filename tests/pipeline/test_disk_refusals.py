@@ -196,9 +196,9 @@ def test_a_folder_of_another_user_is_permission_denied(tmp_path, small_csvs, sto
     assert list(theirs.iterdir()) == []
 
 
-def tool(store: Path, module: str, *arguments: str) -> subprocess.CompletedProcess:
+def python(store: Path, *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", module, *arguments],
+        [sys.executable, *arguments],
         env=environment(store),
         capture_output=True,
         text=True,
@@ -215,13 +215,17 @@ def test_tools_that_write_into_a_read_only_folder_say_so_in_one_line(tmp_path, s
     client.set_terminated(run.info.run_id)
     with read_only(tmp_path / "ro") as folder:
         png = folder / "curves.png"
+        compare = ("-m", "pipeline.tools.compare", "--all", "--experiment", "tools", "--png")
         refused(
-            tool(store, "pipeline.tools.compare", "--all", "--experiment", "tools", "--png", png),
+            python(store, *compare, str(png)),
             f"error: {png}: read-only filesystem while writing the curves",
         )
         state = folder / "cluster"
         refused(
-            tool(store, "pipeline.cluster", "start", "--dir", str(state)),
+            python(store, "-m", "pipeline.cluster", "start", "--dir", str(state)),
             f"error: {state}: the cluster did not start: {state}: read-only filesystem",
         )
+        raw = folder / "pid"  # a write of a library's own, past pipeline.io: the entry point's line
+        code = f"from pipeline.cli import run_stage; run_stage(lambda: open({str(raw)!r}, 'w'))"
+        refused(python(store, "-c", code), f"error: {raw}: read-only filesystem")
         assert list(folder.iterdir()) == []
