@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test test-quick lint format params lock clean ui bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
+.PHONY: run test test-quick lint format params lock clean ui bench bench-peers bench-sweep bench-loop bench-recipes cluster cluster-stop audit
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
@@ -43,6 +43,22 @@ audit: $(STAMP)  ## known vulnerabilities in the locked packages (needs an advis
 
 bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)
 	neuralscratch-bench
+
+# PyTorch, for bench-peers only: an environment of its own over the project's packages (never
+# a dependency of the project). If it cannot be installed, the benchmark says so and runs the rest.
+PEERS := .venv-peers
+TORCH := torch==2.13.0
+
+bench-peers: $(STAMP)  ## scratchnn's CNN and MLP epochs against PyTorch's, interleaved in one process (after make run; about 5 min)
+	if [ ! -e $(PEERS)/.installed ]; then \
+	  $(PYTHON) -m venv $(PEERS) && \
+	  site=$$($(PEERS)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
+	  echo "import site; site.addsitedir('$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" > $$site/project-venv.pth && \
+	  $(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check $(TORCH) && \
+	  touch $(PEERS)/.installed || echo "bench-peers: $(TORCH) could not be installed into $(PEERS): timing scratchnn alone"; \
+	fi
+	if [ -e $(PEERS)/.installed ]; then $(PEERS)/bin/python -m pipeline.tools.bench.peers; \
+	else python -m pipeline.tools.bench.peers; fi
 
 bench-sweep: $(STAMP)  ## a 4-job learning-rate sweep, sequential vs joblib with 2 jobs (after make run)
 	neuralscratch-bench-sweep
@@ -80,4 +96,4 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 clean: ## remove the environment and what the pipeline made (not the DVC cache, not data/kaggle/)
-	rm -rf $(VENV) data/raw data/prepared models dvc_plots outputs multirun .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) data/raw data/prepared models dvc_plots outputs multirun .pytest_cache .ruff_cache
