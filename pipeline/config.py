@@ -110,7 +110,7 @@ class ModelConfig:
     (conf/model/cnn.yaml), which then decides the architecture alone. Each layer is a mapping
     with a ``type`` (dense, conv2d, maxpool2d, avgpool2d, flatten, dropout, batchnorm, relu,
     leaky_relu, sigmoid, tanh, gelu) and that layer's settings, checked by scratchnn's own
-    layer classes when a stage starts (``pipeline.factory.check_model``)."""
+    layer classes when a stage starts (``pipeline.network.factory.check_model``)."""
 
     hidden_sizes: list[int] = field(default_factory=list)
     activation: Activation = Activation.relu  # after each hidden dense layer
@@ -152,7 +152,7 @@ class TrainConfig:
 @dataclass
 class TrackingConfig:
     """MLflow. Where runs go is not configuration but environment: MLFLOW_TRACKING_URI, else
-    the project's own store (see pipeline/tracking.py)."""
+    the project's own store (see pipeline/tracking/mlflow_runs.py)."""
 
     enabled: bool = MISSING
     experiment: str = MISSING  # the MLflow experiment that runs are grouped under

@@ -196,8 +196,8 @@ def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     import numpy as np
     import pandas as pd
 
-    from pipeline.models import load_model, probabilities
-    from pipeline.plots import most_confident_mistakes
+    from pipeline.figures.plots import most_confident_mistakes
+    from pipeline.network.models import load_model, probabilities
 
     output = run(project, *AHEAD_OF_THE_OTHER_WORKERS, "dvc", "repro", env=MAKE_RUN_ENV)
     stages = stages_run(output)

@@ -459,23 +459,20 @@ def test_the_layout_has_the_files_the_readme_names():
             continue
         assert (PROJECT_ROOT / path).exists() or (PROJECT_ROOT / f"{path}.py").exists(), path
     (layout,) = [b for b in code_blocks(section("## Development"), "text") if "pipeline/*.py" in b]
-    shared = layout.split("pipeline/*.py", 1)[1].split(":", 1)[1]  # after "what both share:"
-    names = re.split(r",|\band\b", re.sub(r"\([^)]*\)", "", shared))
-    assert len(names) > 10
-    for name in (n.strip() for n in names):
-        assert (PROJECT_ROOT / "pipeline" / f"{name}.py").is_file(), name
-    tools = layout.split("pipeline/tools/", 1)[1].split("pipeline/cluster/", 1)[0]
-    for name in (
-        "sweep",
-        "compare",
-        "parallel_coordinates",
-        "register",
-        "params",
-        "original_weights",
-        "bench_sweep",
-        "bench_recipes",
-    ):
-        assert name in tools and (PROJECT_ROOT / "pipeline" / "tools" / f"{name}.py").is_file()
+    rooms = re.split(r"^(pipeline/[\w*./]+|scratchnn/)\s+", layout, flags=re.M)[1:]
+    listed: dict[str, set[str]] = {}
+    for room, text in zip(rooms[::2], rooms[1::2], strict=True):
+        if room.startswith("pipeline/") and room not in ("pipeline/stages/", "pipeline/cluster/"):
+            named = re.sub(r"\(\+([^)]*)\)", r", \1", text.split(":", 1)[1])  # (+ helpers)
+            named = re.sub(r"\([^)]*\)", "", named)  # (what it is)
+            names = {n.strip().rstrip("/") for n in re.split(r",|\band\b", named) if n.strip()}
+            listed[room.removesuffix("*.py").rstrip("/")] = names
+    for folder, names in listed.items():
+        modules = {p.stem for p in (PROJECT_ROOT / folder).glob("*.py")} - {"__init__", "__main__"}
+        if folder != "pipeline":  # pipeline/*.py: the modules only, its packages have rooms
+            packages = (PROJECT_ROOT / folder).iterdir()
+            modules |= {p.name for p in packages if (p / "__init__.py").is_file()}
+        assert names == modules, folder  # every module in its room, and only those
     assert (PROJECT_ROOT / "pipeline" / "tools" / "bench" / "__main__.py").is_file()
     for line in section("## The library: `scratchnn`").splitlines():
         if match := re.match(r"\| `([\w/]+\.py)` \|", line):

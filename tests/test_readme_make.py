@@ -85,8 +85,10 @@ def test_make_builds_the_environment_from_the_hash_checked_lock(tmp_path):
     ).stdout.splitlines()
     assert planned[0] == "python3 -m venv .venv"
     install = [line for line in planned if "pip install" in line]
-    assert "--require-hashes -r requirements.lock" in install[0]
-    assert "-e ." in install[1] and "--no-deps" in install[1]
+    # the locked pip first (a new venv's own pip may be too old for the lock), hash-checked
+    assert "--require-hashes --no-deps -r .venv/pip.lock" in install[0]
+    assert "--require-hashes -r requirements.lock" in install[1]
+    assert "-e ." in install[2] and "--no-deps" in install[2]
     assert planned.index("touch .venv/.installed") < next(
         i for i, line in enumerate(planned) if "dvc repro" in line
     )

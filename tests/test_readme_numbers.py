@@ -10,8 +10,8 @@ import re
 import pytest
 
 from pipeline.config import PROJECT_ROOT, compose, validate
-from pipeline.factory import build_network
-from pipeline.logged_model import architecture
+from pipeline.network.factory import build_network
+from pipeline.tracking.logged_model import architecture
 
 README = (PROJECT_ROOT / "README.md").read_text()
 PROSE = " ".join(README.split())  # line breaks as spaces: a reflowed paragraph says the same

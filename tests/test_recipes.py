@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import scratchnn as sn
-from pipeline.artifacts import load_split
 from pipeline.config import PROJECT_ROOT, compose, validate
+from pipeline.data.artifacts import load_split
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train
 

@@ -1,8 +1,8 @@
 """The DVC stages, one module each: fetch -> prepare -> train -> evaluate, predict, plots_template.
 
 Each is run by ``dvc.yaml`` as ``python -m pipeline.stages.<name>`` and imports no other stage:
-what two stages share lives in ``pipeline/`` (see ``pipeline.artifacts``), so a stage's ``deps``
-in ``dvc.yaml`` is its import closure (``tests/test_stage_deps.py`` keeps it so).
+what two stages share lives in ``pipeline/`` (see ``pipeline.data.artifacts``), so a
+stage's ``deps`` in ``dvc.yaml`` is its import closure (``tests/test_stage_deps.py`` keeps it so).
 
 Importing this package first checks the interpreter: ``dvc.yaml`` runs ``python``, whichever
 comes first on PATH, so ``.venv/bin/dvc repro`` without the environment activated runs the

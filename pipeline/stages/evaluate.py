@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 import scratchnn as sn
-from pipeline import phases, tracking
-from pipeline.artifacts import (
+from pipeline import phases
+from pipeline.cli import run_stage
+from pipeline.config import Config, load_params
+from pipeline.data.artifacts import (
     ACTIVATIONS_PNG,
     CLASSES_FILE,
     CONFUSION_PNG,
@@ -31,11 +33,10 @@ from pipeline.artifacts import (
     RUN_FILE,
     load_split,
 )
-from pipeline.cli import run_stage
-from pipeline.config import Config, load_params
-from pipeline.evaluation_log import EvaluationLog
 from pipeline.io import write_json, write_text
-from pipeline.models import load_model, probabilities
+from pipeline.network.models import load_model, probabilities
+from pipeline.tracking import mlflow_runs
+from pipeline.tracking.evaluation_log import EvaluationLog
 
 
 def per_class_scores(confusion: np.ndarray) -> pd.DataFrame:
@@ -107,7 +108,7 @@ def write_figures(
 
     The training curves need train's ``history.csv`` in the same folder; without it (weights
     that were not trained here) that figure is skipped and any old one removed."""
-    from pipeline import learned, plots  # matplotlib (0.7 s) loads after main() has started
+    from pipeline.figures import learned, plots  # matplotlib (0.7 s) loads after main() has started
 
     figures = [
         (f"Confusion matrix ({split} split)", CONFUSION_PNG),
@@ -188,7 +189,7 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
 
 def main() -> None:
     cfg = load_params()
-    run_id = tracking.read_run_file(Path(cfg.paths.reports) / RUN_FILE)
+    run_id = mlflow_runs.read_run_file(Path(cfg.paths.reports) / RUN_FILE)
     if not (cfg.tracking.enabled and run_id):
         metrics, report = evaluate(cfg)
         print(report, end="")

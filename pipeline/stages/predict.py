@@ -23,13 +23,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 import scratchnn as sn
-from pipeline.artifacts import SUBMISSION_FILE
 from pipeline.cli import run_stage
 from pipeline.config import load_params
-from pipeline.digits_csv import DataError, normalise, read_digits_csv
+from pipeline.data.artifacts import SUBMISSION_FILE
+from pipeline.data.image_csv import DataError, normalise, read_digits_csv
 from pipeline.io import atomic_file, write_text
-from pipeline.model_uri import is_model_uri, weights_from_uri
-from pipeline.models import load_model, probabilities
+from pipeline.network.models import load_model, probabilities
+from pipeline.tracking.model_uri import is_model_uri, weights_from_uri
 
 SIDE = 28  # MNIST: 28x28 pixels, row-major
 DIGIT_BOX = 20  # MNIST scaled each digit to fit 20x20, then centred its mass in the 28x28 frame

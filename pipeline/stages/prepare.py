@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
-from pipeline.artifacts import INFO_FILE, N_CLASSES, SPLITS
 from pipeline.cli import run_stage
 from pipeline.config import Config, ConfigError, load_params, prepare_settings
-from pipeline.digits_csv import normalise, read_digits_csv
+from pipeline.data.artifacts import INFO_FILE, N_CLASSES, SPLITS
+from pipeline.data.image_csv import normalise, read_digits_csv
 from pipeline.io import atomic_dir, write_json
 
 

@@ -7,19 +7,21 @@ import numpy as np
 import pandas as pd
 
 import scratchnn as sn
-from pipeline import checkpoint, datasets, logged_model, phases, tracking
-from pipeline.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
+from pipeline import phases
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
-from pipeline.factory import (
+from pipeline.data.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
+from pipeline.io import atomic_file, write_text
+from pipeline.network import checkpoint
+from pipeline.network.factory import (
     build_augment,
     build_network,
     build_optimizer,
     build_schedule,
     check_model,
 )
-from pipeline.io import atomic_file, write_text
 from pipeline.progress import batch_progress
+from pipeline.tracking import datasets, logged_model, mlflow_runs
 
 EXAMPLE_ROWS = 2  # validation images saved with the MLflow Model as its input example
 
@@ -117,14 +119,14 @@ def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetric
 
 def train_tracked(
     cfg: Config,
-    run: tracking.Run | None,
+    run: mlflow_runs.Run | None,
     echo: bool = True,
     checkpoint_file: Path | None = None,
     resume: checkpoint.Checkpoint | None = None,
 ) -> list[sn.EpochMetrics]:
     """Train, write the outputs, then log the weights: outputs are on disk before any upload,
     so a tracking failure after training loses nothing (it is reported as a warning)."""
-    epoch_logger = tracking.EpochLogger(run)
+    epoch_logger = mlflow_runs.EpochLogger(run)
 
     def on_epoch_end(metrics: sn.EpochMetrics) -> None:
         if echo:
@@ -143,14 +145,14 @@ def train_tracked(
     write_outputs(cfg, network, history)
     if checkpoint_file is not None:
         checkpoint_file.unlink(missing_ok=True)
-    tracking.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run, cfg.tracking.experiment)
+    mlflow_runs.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run, cfg.tracking.experiment)
     if run is not None:
         with phases.timed("tracking: logging the model"):
             log_network(run, network, cfg)
     return history
 
 
-def log_network(run: tracking.Run, network: sn.Network, cfg: Config) -> None:
+def log_network(run: mlflow_runs.Run, network: sn.Network, cfg: Config) -> None:
     """The weights as a plain artifact (``model.npz``, what DVC tracks) and as an MLflow Model
     (``runs:/<id>/model``), and the architecture as tags."""
     run.attempt(lambda: run.set_tags(logged_model.architecture_tags(network)), "tagging the model")
@@ -170,11 +172,11 @@ def main() -> None:
     checkpoint_file = checkpoint.checkpoint_path(cfg)
     resumed = checkpoint.load(checkpoint_file, cfg)
     if resumed is not None and resumed.run_id and cfg.tracking.enabled:
-        run = tracking.reopen_run(resumed.run_id, resumed.history)  # the killed run goes on
+        run = mlflow_runs.reopen_run(resumed.run_id, resumed.history)  # the killed run goes on
     else:
         with phases.timed("tracking: starting the run"):
-            run = tracking.start_stage_run(cfg)
-    with tracking.run_status(run):
+            run = mlflow_runs.start_stage_run(cfg)
+    with mlflow_runs.run_status(run):
         train_tracked(cfg, run, checkpoint_file=checkpoint_file, resume=resumed)
     print(f"train: weights -> {cfg.paths.model}")
 

@@ -17,44 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import tracking
 from pipeline.cli import run_stage
-from pipeline.config import PARAMS_FILE, PROJECT_ROOT, PipelineError, load_params
+from pipeline.config import PipelineError
 from pipeline.io import atomic_file
 from pipeline.tools.parallel_coordinates import parallel_coordinates
+from pipeline.tools.register import register_run
+from pipeline.tracking import mlflow_runs
+from pipeline.tracking.queries import best_run, default_experiment, latest_sweep, search
 
 METRICS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss")
-
-
-def search(experiment: str, sweep: str | None) -> pd.DataFrame:
-    """Runs of ``experiment`` (of one ``sweep`` if given), sweep parent runs left out."""
-    import mlflow
-
-    tracking.check_reachable(tracking.tracking_uri())  # a refused login: one line, not a traceback
-    mlflow.set_tracking_uri(tracking.tracking_uri())
-    found = mlflow.get_experiment_by_name(experiment)
-    if found is None:
-        where = tracking.where(tracking.tracking_uri())
-        raise PipelineError(f"no MLflow experiment {experiment!r} at {where}")
-    where = f"tags.sweep = '{sweep}'" if sweep else ""
-    runs = mlflow.search_runs([found.experiment_id], filter_string=where, output_format="pandas")
-    assert isinstance(runs, pd.DataFrame)
-    if runs.empty:
-        return runs
-    if "tags.sweep.parent" in runs:
-        runs = runs[runs["tags.sweep.parent"] != "true"]
-    return runs.reset_index(drop=True)
-
-
-def latest_sweep(experiment: str) -> str:
-    runs = search(experiment, None)
-    if runs.empty or "tags.sweep" not in runs or runs["tags.sweep"].isna().all():
-        raise PipelineError(
-            f"no sweep in MLflow experiment {experiment!r}; run one with "
-            "`python -m pipeline.tools.sweep -m optimizer.lr=0.001,0.01`"
-        )
-    swept = runs.dropna(subset=["tags.sweep"]).sort_values("start_time")
-    return str(swept["tags.sweep"].iloc[-1])
 
 
 def varying_params(runs: pd.DataFrame) -> list[str]:
@@ -108,7 +79,7 @@ def plot_curves(runs: pd.DataFrame, title: str, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    client = tracking.client_for(tracking.tracking_uri())
+    client = mlflow_runs.client_for(mlflow_runs.tracking_uri())
     figure, axes = plt.subplots(figsize=(8, 5))
     for run_id, name in zip(runs["run_id"], runs["tags.mlflow.runName"], strict=True):
         history = sorted(client.get_metric_history(run_id, "val_accuracy"), key=lambda m: m.step)
@@ -123,11 +94,6 @@ def plot_curves(runs: pd.DataFrame, title: str, path: Path) -> None:
     with atomic_file(path) as file:
         figure.savefig(file, format="png", dpi=120)
     plt.close(figure)
-
-
-def default_experiment() -> str:
-    params = PROJECT_ROOT / PARAMS_FILE
-    return load_params(params).tracking.experiment if params.is_file() else "neuralscratch"
 
 
 def main() -> None:
@@ -158,8 +124,6 @@ def main() -> None:
         help="where to write the curves (default: outputs/compare/<sweep>.png)",
     )
     args = parser.parse_args()
-    from pipeline.tools.register import best_run, register_run  # register imports this module
-
     experiment = args.experiment or default_experiment()
     sweep = None if args.all else (args.sweep or latest_sweep(experiment))
     runs = search(experiment, sweep)
@@ -170,7 +134,7 @@ def main() -> None:
     label = sweep or experiment
     print(
         f"{len(runs)} runs of {'sweep ' + sweep if sweep else 'experiment ' + experiment} "
-        f"({tracking.where(tracking.tracking_uri())}), best {args.sort} first:"
+        f"({mlflow_runs.where(mlflow_runs.tracking_uri())}), best {args.sort} first:"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(comparison_table(runs, args.sort).to_string(index=False))

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.redact import MASK, looks_secret, redact_command
+from pipeline.tracking.redact import MASK, looks_secret, redact_command
 
 JOB_RECORDS = ("config.yaml", "hydra.yaml", "overrides.yaml")
 SWEEP_RECORD = "multirun.yaml"

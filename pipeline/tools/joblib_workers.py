@@ -23,13 +23,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline import phases
+from pipeline.tools import launchers
 
-LAUNCHER_SUFFIX = ".JoblibLauncher"
 PREPARING = "preparing a joblib worker"  # its phase, for ``make bench-loop``
-
-
-def is_joblib(launcher: DictConfig) -> bool:
-    return str(launcher.get("_target_", "")).endswith(LAUNCHER_SUFFIX)
 
 
 def parallel_settings(launcher: DictConfig) -> dict[str, Any]:
@@ -49,16 +45,16 @@ def prepare_worker(tracking_on: bool) -> int:
     again from MLflow's cache). A failure is left for the job itself to report: the job meets
     the same error."""
     with phases.timed(PREPARING), contextlib.suppress(Exception):
-        import pipeline.tools.sweep  # noqa: F401  (the task's own module: Hydra, pandas, stages)
+        import pipeline.tools.sweep_job  # noqa: F401  (what a job runs: Hydra, pandas, stages)
 
         if tracking_on:
             import mlflow  # noqa: F401
 
-            from pipeline import tracking
+            from pipeline.tracking import mlflow_runs
 
-            uri = tracking.tracking_uri()
-            if tracking.is_local_store(uri):  # a server, or a database, the job opens itself
-                tracking.client_for(uri)
+            uri = mlflow_runs.tracking_uri()
+            if mlflow_runs.is_local_store(uri):  # a server, or a database, the job opens itself
+                mlflow_runs.client_for(uri)
     return os.getpid()
 
 
@@ -68,7 +64,7 @@ def jobs_at_once(hydra: DictConfig) -> int | None:
     own ``split_arguments``), or a batch of trials of a sweeper with ``n_jobs`` (Optuna's);
     None when it cannot be told."""
     sweeper = hydra.sweeper
-    if str(sweeper.get("_target_", "")).endswith(".BasicSweeper"):
+    if launchers.is_basic_sweeper(sweeper):
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -90,7 +86,7 @@ def warm_up(
     or when fewer ``jobs`` are launched at once than there are workers: some workers would
     then get no job, and which ones is loky's choice (a job can land on a worker that did not
     prepare), so preparing them would only take CPU from the ones that do."""
-    if not is_joblib(launcher):
+    if not launchers.is_joblib(launcher):
         return None
     import joblib
 

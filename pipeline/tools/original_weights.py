@@ -15,11 +15,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-from pipeline.artifacts import METRICS_FILE
 from pipeline.cli import run_stage
 from pipeline.config import Config, PipelineError, load_params
+from pipeline.data.artifacts import METRICS_FILE
 from pipeline.io import atomic_dir
-from pipeline.models import load_model
+from pipeline.network.models import load_model
 from pipeline.stages.evaluate import evaluate
 from scratchnn.errors import WeightsError
 from scratchnn.original_layout import check_relu_mlp

@@ -15,16 +15,14 @@ import logging
 import math
 from dataclasses import dataclass
 
-import pandas as pd
-
-from pipeline import tracking
 from pipeline.cli import run_stage
 from pipeline.config import PipelineError
-from pipeline.logged_model import ARTIFACT_NAME, REGISTERED_MODEL
-from pipeline.redact import redact_text
+from pipeline.tracking import mlflow_runs
+from pipeline.tracking.logged_model import ARTIFACT_NAME, REGISTERED_MODEL
+from pipeline.tracking.queries import METRIC, best_run, default_experiment, latest_sweep, search
+from pipeline.tracking.redact import redact_text
 
 ALIAS = "champion"
-METRIC = "val_accuracy"
 
 
 @dataclass
@@ -69,9 +67,9 @@ def register_run(run_id: str) -> Registration:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    uri = tracking.tracking_uri()
-    tracking.check_reachable(uri)
-    client = tracking.client_for(uri)
+    uri = mlflow_runs.tracking_uri()
+    mlflow_runs.check_reachable(uri)
+    client = mlflow_runs.client_for(uri)
     mlflow.set_tracking_uri(uri)
     accuracy = run_accuracy(client, run_id)
     if math.isnan(accuracy):
@@ -94,8 +92,6 @@ def register_run(run_id: str) -> Registration:
 
 def resolve_run_id(experiment: str, prefix: str) -> str:
     """A run id from its first characters (compare prints eight), within ``experiment``."""
-    from pipeline.tools.compare import search
-
     if len(prefix) == 32:
         return prefix
     runs = search(experiment, None)
@@ -106,17 +102,7 @@ def resolve_run_id(experiment: str, prefix: str) -> str:
     return found[0]
 
 
-def best_run(runs: pd.DataFrame) -> str:
-    """The finished run with the highest final validation accuracy."""
-    finished = runs[runs["status"] == "FINISHED"]
-    if finished.empty or f"metrics.{METRIC}" not in finished:
-        raise PipelineError(f"no finished run with a {METRIC} to register")
-    return str(finished.sort_values(f"metrics.{METRIC}", ascending=False)["run_id"].iloc[0])
-
-
 def main() -> None:
-    from pipeline.tools.compare import default_experiment, latest_sweep, search
-
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.tools.register",
         description=__doc__,

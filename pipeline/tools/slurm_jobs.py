@@ -6,7 +6,10 @@ is gone."""
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pipeline.tools import launchers
 
 TAG = "slurm.job_id"
 # How often a sweep asks sacct about its jobs. submitit's own interval grows with the time since
@@ -17,10 +20,10 @@ ENDING = "COMPLETING"  # squeue's state of a job between SIGTERM and the end of 
 SQUEUE_TIMEOUT_SECONDS = 30
 
 
-def poll_sacct_often(launcher_target: str) -> None:
+def poll_sacct_often(launcher: Mapping[str, Any] | None) -> None:
     """Make submitit ask sacct at least every ``SACCT_POLL_SECONDS`` when the sweep's launcher
     is SLURM's (submitit keeps one watcher, and its interval, for every SLURM job)."""
-    if not launcher_target.endswith(".SlurmLauncher"):
+    if not launchers.is_slurm(launcher):
         return
     from submitit.slurm.slurm import SlurmJob
 

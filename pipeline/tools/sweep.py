@@ -1,5 +1,5 @@
-"""Hydra entry point for sweeps: each job prepares (only if its data settings differ from the
-shared prepared data), trains and evaluates into its own folder, as one MLflow run.
+"""Hydra entry point for sweeps: each job (``sweep_job``) prepares (only if its data settings
+differ from the shared prepared data), trains and evaluates into its own folder, as one MLflow run.
 
     python -m pipeline.tools.sweep -m optimizer.lr=0.001,0.01,0.1,0.5
     python -m pipeline.tools.sweep -m optimizer.lr=0.001,0.01,0.1,0.5 hydra/launcher=joblib
@@ -13,35 +13,23 @@ a job that diverges ends FAILED in MLflow and returns NaN while the others carry
 """
 
 import atexit
-import dataclasses
-import json
-import os
 import signal
 import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-from threadpoolctl import threadpool_limits
 
-import scratchnn as sn
-from pipeline import optuna_storage, tracking
 from pipeline.cli import INTERRUPTED, user_errors_exit
-from pipeline.config import PROJECT_ROOT, Config, prepare_settings, validate
+from pipeline.config import Config, validate
 from pipeline.errors import PipelineError
-from pipeline.evaluation_log import log_evaluation
-from pipeline.factory import check_model
 from pipeline.io import write_json
-from pipeline.stages.evaluate import evaluate
-from pipeline.stages.prepare import prepare
-from pipeline.stages.train import train_tracked
-from pipeline.tools import joblib_workers, slurm_jobs
+from pipeline.tools import joblib_workers, optuna_storage, slurm_jobs
 from pipeline.tools.hydra_records import redact_job_records
+from pipeline.tools.sweep_job import PARENT_RUN_FILE, job
 from pipeline.tools.sweep_parent import end_parent
-
-PARENT_RUN_FILE = "mlflow_parent_run.json"
+from pipeline.tracking import mlflow_runs
 
 
 def sweep_id(sweep_dir: Path) -> str:
@@ -56,14 +44,14 @@ class MlflowSweepCallback(Callback):
     error, Ctrl-C, SIGTERM; not SIGKILL, which nothing survives)."""
 
     def __init__(self) -> None:
-        self.run: tracking.Run | None = None
+        self.run: mlflow_runs.Run | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
         # Hydra turns a callback's exception into a warning and launches the jobs anyway: a
         # configuration or tracking error stops the sweep here, as one line, before any job
         # before the Optuna sweeper opens a shared storage
-        optuna_storage.install_for(config.hydra.sweeper.get("_target_", ""))
-        slurm_jobs.poll_sacct_often(config.hydra.launcher.get("_target_", ""))
+        optuna_storage.install_for(config.hydra.sweeper)
+        slurm_jobs.poll_sacct_often(config.hydra.launcher)
         with user_errors_exit():  # which also makes SIGTERM an interrupt in this process
             check_signal_delay(config.hydra.launcher)
             cfg = validate({k: v for k, v in config.items() if k != "hydra"})
@@ -81,7 +69,7 @@ class MlflowSweepCallback(Callback):
             "sweep.params": ",".join(swept_keys(config)),
         }
         parent_tags = {**tags, "sweep.parent": "true"}
-        self.run = tracking.start_run(cfg, f"sweep {sweep_id(sweep_dir)}", parent_tags)
+        self.run = mlflow_runs.start_run(cfg, f"sweep {sweep_id(sweep_dir)}", parent_tags)
         write_json(sweep_dir / PARENT_RUN_FILE, {"run_id": self.run.run_id, **tags})
         atexit.register(self._end_parent_run, completed=False)
 
@@ -131,80 +119,6 @@ def swept_keys(config: DictConfig) -> list[str]:
     return sorted(set(keys))
 
 
-def run_name(job_overrides: list[str], swept: list[str], job_number: int) -> str:
-    """``optimizer.lr=0.01`` for a job of a sweep over optimizer.lr (all overrides otherwise)."""
-    chosen = [o for o in job_overrides if o.split("=", 1)[0].lstrip("+~") in swept]
-    return ",".join(chosen or job_overrides) or f"job {job_number}"
-
-
-def shared_prepared_matches(cfg: Config, prepared: Path) -> bool:
-    info = prepared / "info.json"
-    if not info.is_file():
-        return False
-    recorded = json.loads(info.read_text())
-    return recorded.get("data") == prepare_settings(cfg.data) and (
-        recorded.get("dtype") == cfg.dtype.value
-    )
-
-
-def job_config(cfg: Config, job_dir: Path) -> tuple[Config, bool]:
-    """Point model and reports at the job's folder; reuse the project's prepared data when it
-    was prepared with this job's data settings. Returns the config and whether to prepare."""
-    shared = PROJECT_ROOT / cfg.paths.prepared
-    reuse = shared_prepared_matches(cfg, shared)
-    paths = dataclasses.replace(
-        cfg.paths,
-        prepared=str(shared if reuse else job_dir / "prepared"),
-        model=str(job_dir / "model.npz"),
-        reports=str(job_dir / "reports"),
-    )
-    return dataclasses.replace(cfg, paths=paths), not reuse
-
-
-def blas_threads(launcher: DictConfig) -> int | None:
-    """One share of the cores per parallel job, so jobs don't fight over them."""
-    cores = os.cpu_count() or 1
-    if joblib_workers.is_joblib(launcher):
-        n_jobs = int(launcher.get("n_jobs") or -1)
-        return max(1, cores // (cores if n_jobs < 1 else n_jobs))
-    if "submitit" in str(launcher.get("_target_", "")):
-        return int(launcher.get("cpus_per_task") or 1)
-    return None  # the basic launcher runs one job at a time: use every core
-
-
-def parent_run(sweep_dir: Path) -> dict:
-    path = sweep_dir / PARENT_RUN_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def run_job(cfg: Config, name: str, job_dir: Path, sweep_dir: Path | None) -> float:
-    """Prepare if needed, train, evaluate; returns the final validation accuracy (NaN if the
-    training diverged: the run is FAILED and the sweep goes on)."""
-    parent = parent_run(sweep_dir) if sweep_dir else {}
-    tags = {key: parent[key] for key in ("sweep", "sweep.dir", "sweep.params") if key in parent}
-    cfg, needs_prepare = job_config(cfg, job_dir)
-    if needs_prepare:
-        prepare(cfg)
-    tags |= tracking.data_tags(cfg) | slurm_jobs.job_tags()
-    run = (
-        tracking.start_run(cfg, name, tags, parent.get("run_id")) if cfg.tracking.enabled else None
-    )
-    try:
-        with tracking.run_status(run):
-            history = train_tracked(cfg, run)
-            metrics, _ = evaluate(cfg)
-            if run is not None:
-                run.attempt(
-                    lambda: log_evaluation(run, metrics, cfg.paths.reports, cfg.train.epochs),
-                    "logging the evaluation",
-                )
-    except sn.TrainingDiverged as error:
-        print(f"job {name!r}: {error}", file=sys.stderr)
-        return float("nan")
-    accuracy = history[-1].val_accuracy
-    return float("nan") if accuracy is None else accuracy
-
-
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(raw: DictConfig) -> float:
     with user_errors_exit():
@@ -217,18 +131,6 @@ def main(raw: DictConfig) -> float:
 
 def time_limit_near(signum: int, frame: object) -> None:
     print(f"job: {signal.Signals(signum).name}: the time limit is near", file=sys.stderr)
-
-
-def job(raw: DictConfig) -> float:
-    hydra_cfg = HydraConfig.get()
-    cfg = validate(raw)
-    check_model(cfg, source="")
-    multirun = hydra_cfg.mode is not None and hydra_cfg.mode.name == "MULTIRUN"
-    sweep_dir = Path(hydra_cfg.sweep.dir) if multirun else None
-    swept = parent_run(sweep_dir).get("sweep.params", "").split(",") if sweep_dir else []
-    name = run_name(list(hydra_cfg.overrides.task), swept, hydra_cfg.job.num)
-    with threadpool_limits(limits=blas_threads(hydra_cfg.launcher)):
-        return run_job(cfg, name, Path(hydra_cfg.runtime.output_dir), sweep_dir)
 
 
 if __name__ == "__main__":

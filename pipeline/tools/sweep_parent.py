@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pipeline.tools import slurm_jobs
-from pipeline.tracking import Run
+from pipeline.tracking.mlflow_runs import Run
 
 if TYPE_CHECKING:  # MLflow is imported when a run starts, not with the sweep
     from mlflow.entities import Run as RunRecord

@@ -16,7 +16,7 @@ from tests.cluster.conftest import (
 
 def test_two_sweeps_share_one_study(cluster, tmp_path, small_csvs, monkeypatch):
     optuna = pytest.importorskip("optuna")
-    from pipeline import optuna_storage
+    from pipeline.tools import optuna_storage
 
     study = f"shared-{secrets.token_hex(4)}"
     experiment = f"optuna-{secrets.token_hex(4)}"

@@ -1,6 +1,6 @@
 """An independent, deliberately plain reader of digit CSVs: the fuzz tests' oracle.
 
-It states what ``pipeline.digits_csv`` is meant to accept, in the simplest code that says it,
+It states what ``pipeline.data.image_csv`` is meant to accept, in the simplest code that says it,
 with no pandas and no pyarrow: optionally gzip-compressed UTF-8 text (a leading byte-order mark
 allowed), lines ending in LF, CRLF or CR, blank lines ignored; a header that is exactly one of
 the two layouts, ``label`` first when there is one; then at least one row of as many fields,

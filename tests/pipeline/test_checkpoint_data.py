@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import checkpoint
 from pipeline.config import Config, compose, validate
+from pipeline.network import checkpoint
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train, train_tracked
 from tests.conftest import tiny_overrides, write_digits_csv

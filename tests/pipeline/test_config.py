@@ -11,7 +11,7 @@ from pipeline.config import (
     to_yaml,
     validate,
 )
-from pipeline.factory import build_schedule
+from pipeline.network.factory import build_schedule
 
 
 def test_params_yaml_is_the_composition_of_conf():

@@ -9,13 +9,13 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from pipeline import datasets, tracking
+from pipeline.tracking import datasets, mlflow_runs
 from tests.conftest import random_prepared
 
 WRITERS = 6
 
 
-def log_after(barrier, run: tracking.Run, inputs: list, errors: list[str]) -> None:
+def log_after(barrier, run: mlflow_runs.Run, inputs: list, errors: list[str]) -> None:
     barrier.wait()
     try:
         run.log_inputs(inputs)
@@ -30,7 +30,7 @@ def test_runs_logging_the_same_new_datasets_at_once_all_succeed(tmp_path: Path):
     experiment_id = client.create_experiment("race")
     inputs = datasets.dataset_inputs(prepared)
     runs = [
-        tracking.Run(client, client.create_run(experiment_id).info.run_id, experiment_id)
+        mlflow_runs.Run(client, client.create_run(experiment_id).info.run_id, experiment_id)
         for _ in range(WRITERS)
     ]
     # threads, each with its own connection from the store's pool: they interleave between

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.digits_csv import DataError, read_digits_csv
+from pipeline.data.image_csv import DataError, read_digits_csv
 from tests.conftest import write_digits_csv
 
 

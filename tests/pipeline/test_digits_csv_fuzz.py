@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.digits_csv import DataError, read_digits_csv
+from pipeline.data.image_csv import DataError, read_digits_csv
 from tests.pipeline import csv_reference
 from tests.pipeline.csv_reference import KAGGLE_NAMES, MNIST_NAMES, Refused
 

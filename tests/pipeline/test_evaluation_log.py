@@ -14,8 +14,9 @@ from types import SimpleNamespace
 import pytest
 from mlflow import MlflowClient
 
-from pipeline import evaluation_log, phases
+from pipeline import phases
 from pipeline.config import compose, to_yaml
+from pipeline.tracking import evaluation_log
 from tests.conftest import tiny_overrides, write_digits_csv
 
 EXPERIMENT = "test-evaluation-log"

@@ -7,8 +7,9 @@ import signal
 
 import pytest
 
-from pipeline import cli, tracking
+from pipeline import cli
 from pipeline.config import compose, validate
+from pipeline.tracking import mlflow_runs
 from tests.conftest import tiny_overrides
 
 
@@ -24,7 +25,7 @@ def handlers_restored():
 @pytest.fixture
 def run(tmp_path, small_csvs, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return tracking.start_run(validate(compose(tiny_overrides(tmp_path, small_csvs))), "signals")
+    return mlflow_runs.start_run(validate(compose(tiny_overrides(tmp_path, small_csvs))), "signals")
 
 
 def signal_during_the_first_store_call(run, monkeypatch, seconds_later: float = 0.0) -> list:
@@ -46,10 +47,10 @@ def signal_during_the_first_store_call(run, monkeypatch, seconds_later: float = 
 
 def test_a_sigterm_delivered_twice_still_marks_the_run_killed(run, monkeypatch, handlers_restored):
     sent = signal_during_the_first_store_call(run, monkeypatch)
-    with pytest.raises(SystemExit) as exited, cli.user_errors_exit(), tracking.run_status(run):
+    with pytest.raises(SystemExit) as exited, cli.user_errors_exit(), mlflow_runs.run_status(run):
         os.kill(os.getpid(), signal.SIGTERM)  # the first: the handler raises KeyboardInterrupt
     assert exited.value.code == 130 and sent == [signal.SIGTERM]
-    ended = tracking.client_for(tracking.tracking_uri()).get_run(run.run_id)
+    ended = mlflow_runs.client_for(mlflow_runs.tracking_uri()).get_run(run.run_id)
     assert ended.info.status == "KILLED"
     assert ended.data.tags["error"] == "interrupted"
 
@@ -59,9 +60,9 @@ def test_a_ctrl_c_seconds_after_the_first_still_interrupts(run, monkeypatch, han
     stops the marking after the store call it lands in (the run keeps what reached the store)."""
     later = cli.REPEATED_WITHIN_SECONDS + 1
     sent = signal_during_the_first_store_call(run, monkeypatch, seconds_later=later)
-    with pytest.raises(SystemExit) as exited, cli.user_errors_exit(), tracking.run_status(run):
+    with pytest.raises(SystemExit) as exited, cli.user_errors_exit(), mlflow_runs.run_status(run):
         os.kill(os.getpid(), signal.SIGTERM)
     assert exited.value.code == 130 and sent == [signal.SIGTERM]
-    ended = tracking.client_for(tracking.tracking_uri()).get_run(run.run_id)
+    ended = mlflow_runs.client_for(mlflow_runs.tracking_uri()).get_run(run.run_id)
     assert ended.info.status == "RUNNING"  # cut short: the user's choice
     assert ended.data.tags["error"] == "interrupted"

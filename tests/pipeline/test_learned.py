@@ -3,7 +3,7 @@
 import numpy as np
 
 import scratchnn as sn
-from pipeline import learned, plots
+from pipeline.figures import learned, plots
 
 CNN = [
     {"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1},

@@ -23,9 +23,9 @@ import pytest
 from mlflow import MlflowClient
 
 import scratchnn as sn
-from pipeline.artifacts import load_split
 from pipeline.config import PROJECT_ROOT
-from pipeline.logged_model import REGISTERED_MODEL, pinned_requirements
+from pipeline.data.artifacts import load_split
+from pipeline.tracking.logged_model import REGISTERED_MODEL, pinned_requirements
 from tests.browser import Browser
 from tests.conftest import free_port, running_mlflow_server, tiny_overrides, write_digits_csv
 from tests.pipeline.test_plots import require_tool

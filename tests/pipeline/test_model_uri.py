@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 import scratchnn as sn
-from pipeline import model_uri
+from pipeline.tracking import model_uri
 
 PLANTED = """
 import pathlib

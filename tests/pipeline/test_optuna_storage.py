@@ -4,12 +4,12 @@ tests/cluster/test_optuna.py.)"""
 
 import pytest
 
-from pipeline import optuna_storage
+from pipeline.tools import optuna_storage
 from tests.conftest import hydra_config
 
 
-def sweeper_target(*overrides: str) -> str:
-    return hydra_config(*overrides).hydra.sweeper._target_
+def sweeper(*overrides: str):
+    return hydra_config(*overrides).hydra.sweeper
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,6 @@ def test_the_storage_fix_is_installed_for_optunas_sweeper_only(monkeypatch, over
     from optuna.storages._rdb.storage import _VersionManager
 
     monkeypatch.setattr(_VersionManager, "_set_alembic_revision", None)  # restored after
-    assert optuna_storage.install_for(sweeper_target(*overrides)) is patched
+    assert optuna_storage.install_for(sweeper(*overrides)) is patched
     installed = _VersionManager._set_alembic_revision is optuna_storage._set_alembic_revision
     assert installed is patched

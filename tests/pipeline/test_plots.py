@@ -14,8 +14,8 @@ import pytest
 from matplotlib.colors import to_rgba
 from PIL import Image
 
-from pipeline import plots
 from pipeline.config import PROJECT_ROOT
+from pipeline.figures import plots
 from pipeline.stages import plots_template
 
 CHROMIUM = shutil.which("chromium")

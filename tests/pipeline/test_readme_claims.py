@@ -11,7 +11,8 @@ import pytest
 from mlflow import MlflowClient
 
 from pipeline.config import PROJECT_ROOT, compose, to_yaml
-from pipeline.tools.sweep import blas_threads
+from pipeline.tools import launchers
+from pipeline.tools.sweep_job import blas_threads
 from tests.conftest import hydra_config, tiny_overrides, write_digits_csv
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -129,11 +130,11 @@ def test_optuna_and_submitit_sweeps_then_compare_all_sorted(tmp_path, small_csvs
 @pytest.mark.parametrize(
     ("launcher", "cores", "threads"),
     [
-        ({"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": 2}, 2, 1),
-        ({"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": 2}, 8, 4),
-        ({"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": -1}, 8, 1),
-        ({"_target_": "hydra_plugins.hydra_submitit_launcher.LocalLauncher"}, 8, 1),
-        ({"_target_": "x.SlurmLauncher.submitit", "cpus_per_task": 4}, 8, 4),
+        ({"_target_": launchers.JOBLIB, "n_jobs": 2}, 2, 1),
+        ({"_target_": launchers.JOBLIB, "n_jobs": 2}, 8, 4),
+        ({"_target_": launchers.JOBLIB, "n_jobs": -1}, 8, 1),
+        ({"_target_": launchers.SUBMITIT_LOCAL}, 8, 1),
+        ({"_target_": launchers.SUBMITIT_SLURM, "cpus_per_task": 4}, 8, 4),
         ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, 8, None),
     ],
 )
@@ -153,7 +154,7 @@ def blas_threads_inside_a_job(monkeypatch, tmp_path, *overrides: str) -> set[int
     from omegaconf import open_dict
     from threadpoolctl import threadpool_info
 
-    from pipeline.tools import sweep as sweep_tool
+    from pipeline.tools import sweep_job
 
     seen: set[int] = set()
 
@@ -161,7 +162,7 @@ def blas_threads_inside_a_job(monkeypatch, tmp_path, *overrides: str) -> set[int
         seen.update(info["num_threads"] for info in threadpool_info())
         return 1.0
 
-    monkeypatch.setattr(sweep_tool, "run_job", look)
+    monkeypatch.setattr(sweep_job, "run_job", look)
     raw = hydra_config(*overrides)
     with open_dict(raw):  # what Hydra fills in for a job it launches
         raw.hydra.job.num = 0
@@ -169,7 +170,7 @@ def blas_threads_inside_a_job(monkeypatch, tmp_path, *overrides: str) -> set[int
     HydraConfig.instance().set_config(raw)
     with open_dict(raw):
         del raw["hydra"]
-    sweep_tool.job(raw)
+    sweep_job.job(raw)
     return seen
 
 

@@ -8,7 +8,7 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from pipeline.config import PROJECT_ROOT, ConfigError, compose, validate
-from pipeline.factory import build_network, check_model
+from pipeline.network.factory import build_network, check_model
 from scratchnn.layers.base import LAYER_TYPES, Layer, register
 from tests.conftest import hydra_config
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 
-from pipeline import plots
+from pipeline.figures import plots
 
 
 def test_confusion_colours_are_on_a_log_scale():

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf, open_dict
 
 from pipeline.config import PROJECT_ROOT, compose, validate
 from pipeline.stages.prepare import prepare
-from pipeline.tools import sweep
+from pipeline.tools import sweep, sweep_job
 from pipeline.tools.hydra_records import redact_job_records
 from pipeline.tools.sweep_parent import parent_status
 from tests.conftest import hydra_config, tiny_overrides
@@ -40,7 +40,7 @@ def test_a_job_reuses_the_prepared_data_only_when_its_settings_match(tmp_path, s
         (["data.seed=1"], False),
         (["dtype=float64"], False),
     ]:
-        cfg, needs_prepare = sweep.job_config(validate(compose([*base, *extra])), job_dir)
+        cfg, needs_prepare = sweep_job.job_config(validate(compose([*base, *extra])), job_dir)
         assert needs_prepare is not reused, extra
         assert cfg.paths.prepared == (shared if reused else str(job_dir / "prepared")), extra
         assert cfg.paths.model == str(job_dir / "model.npz")
@@ -57,7 +57,7 @@ def test_the_default_sweep_folder_is_multirun_date_time():
     assert sweep_dir["subdir"] == "3"
     assert sweep.sweep_id(Path("multirun/2026-11-25/16-05-12")) == "2026-11-25/16-05-12"
     # a job's run is named after the swept values only
-    name = sweep.run_name(["optimizer.lr=0.05", "train.epochs=3"], ["optimizer.lr"], 1)
+    name = sweep_job.run_name(["optimizer.lr=0.05", "train.epochs=3"], ["optimizer.lr"], 1)
     assert name == "optimizer.lr=0.05"
 
 
@@ -73,7 +73,7 @@ def test_the_optuna_search_maximises_lr_and_batch_size_in_8_trials():
 def test_a_job_returns_its_final_validation_accuracy(tmp_path, small_csvs):
     overrides = [*tiny_overrides(tmp_path, small_csvs, epochs=2), "tracking.enabled=false"]
     cfg = validate(compose(overrides))
-    returned = sweep.run_job(cfg, "job", tmp_path / "job", None)
+    returned = sweep_job.run_job(cfg, "job", tmp_path / "job", None)
     history = (tmp_path / "job" / "reports" / "history.csv").read_text().splitlines()
     header, last = history[0].split(","), history[-1].split(",")
     assert returned == pytest.approx(float(last[header.index("val_accuracy")]), abs=1e-6)
@@ -85,7 +85,7 @@ def test_a_diverging_job_prints_the_readmes_line_and_returns_nan(tmp_path, small
     (shown,) = re.findall(r"^job 'optimizer.lr=1e\+30': .*$", README, flags=re.MULTILINE)
     overrides = [*tiny_overrides(tmp_path, small_csvs), "tracking.enabled=false"]
     cfg = validate(compose([*overrides, "optimizer=sgd", "optimizer.lr=1e30"]))
-    returned = sweep.run_job(cfg, "optimizer.lr=1e+30", tmp_path / "job", None)
+    returned = sweep_job.run_job(cfg, "optimizer.lr=1e+30", tmp_path / "job", None)
     assert math.isnan(returned)
     assert capsys.readouterr().err.splitlines()[-1] == shown
 

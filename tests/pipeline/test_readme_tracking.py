@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import tracking
 from pipeline.config import PROJECT_ROOT
+from pipeline.tracking import mlflow_runs
 
 README = (PROJECT_ROOT / "README.md").read_text()
 
@@ -22,11 +22,11 @@ def test_without_a_uri_runs_go_to_the_projects_own_sqlite_store(monkeypatch, tmp
     process runs)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
-    uri = tracking.tracking_uri()
+    uri = mlflow_runs.tracking_uri()
     assert uri == f"sqlite:///{PROJECT_ROOT.resolve() / 'mlflow.db'}"
     assert Path(uri.removeprefix("sqlite:///")).is_absolute()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+    assert mlflow_runs.tracking_uri() == "http://127.0.0.1:5000"
 
 
 def test_mlflows_file_store_is_refused_unless_allowed(monkeypatch, tmp_path):
@@ -48,8 +48,8 @@ def test_an_unreachable_server_is_the_readmes_line(refused_port):
     """The README's line, word for word but for the port and the elided hint."""
     (shown,) = re.findall(r"^error: cannot reach the MLflow tracking server at .*$", README, re.M)
     port = refused_port
-    with pytest.raises(tracking.TrackingError) as refused:
-        tracking.check_reachable(f"http://127.0.0.1:{port}", timeout=5)
+    with pytest.raises(mlflow_runs.TrackingError) as refused:
+        mlflow_runs.check_reachable(f"http://127.0.0.1:{port}", timeout=5)
     line = re.sub(r"\(`mlflow server [^)]*\)", "(...)", f"error: {refused.value}")
     assert line == shown.replace("5999", str(port))
 
@@ -63,14 +63,14 @@ def test_credentials_in_the_uri_switch_off_mlflows_run_links(monkeypatch, uri, s
     URI as given) are switched off (`MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`)"."""
     monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "")  # restored afterwards
     monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")
-    tracking.client_for(uri)  # a client only: nothing is sent to the server yet
+    mlflow_runs.client_for(uri)  # a client only: nothing is sent to the server yet
     assert (os.environ.get("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT") == "true") is suppressed
 
 
 STAGE = """\
 import json
-from pipeline import tracking
-print(json.dumps({"tags": tracking.dvc_tags(), "name": tracking.stage_run_name()}))
+from pipeline.tracking import mlflow_runs
+print(json.dumps({"tags": mlflow_runs.dvc_tags(), "name": mlflow_runs.stage_run_name()}))
 """
 
 

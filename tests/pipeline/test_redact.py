@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from pipeline.config import compose, to_yaml
-from pipeline.redact import redact_command, redact_text, redact_uri
+from pipeline.tracking.redact import redact_command, redact_text, redact_uri
 from tests.conftest import tiny_overrides
 
 SECRET = "pl4nted-s3cret"
@@ -94,7 +94,7 @@ def _base_env() -> dict[str, str]:
 
 
 def test_run_file_records_the_store_as_meaningful_elsewhere(tmp_path):
-    from pipeline.tracking import STORE_FILE, store_root, where
+    from pipeline.tracking.mlflow_runs import STORE_FILE, store_root, where
 
     assert where(f"sqlite:///{store_root() / STORE_FILE}") == "the project's local store"
     assert where(f"http://u:{SECRET}@h:1") == "http://***@h:1"

@@ -5,9 +5,9 @@ real MNIST is tests/test_recipes.py)."""
 import numpy as np
 
 import scratchnn as sn
-from pipeline.artifacts import N_CLASSES, load_split
 from pipeline.config import compose, validate
-from pipeline.factory import build_network
+from pipeline.data.artifacts import N_CLASSES, load_split
+from pipeline.network.factory import build_network
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train
 from tests.conftest import tiny_overrides

@@ -8,36 +8,36 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import tracking
+from pipeline.tracking import mlflow_runs
 
 
 @pytest.fixture
 def held_lock(tmp_path, monkeypatch):
     """The store lock of a project in tmp_path, held by another process until the test ends."""
-    monkeypatch.setattr(tracking, "store_root", lambda: tmp_path)
+    monkeypatch.setattr(mlflow_runs, "store_root", lambda: tmp_path)
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
             "lock.acquire(); print('held', flush=True); sys.stdin.read()",
-            str(tmp_path / tracking.LOCK_FILE),
+            str(tmp_path / mlflow_runs.LOCK_FILE),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert holder.stdout.readline() == "held\n"
-    yield tmp_path / tracking.LOCK_FILE
+    yield tmp_path / mlflow_runs.LOCK_FILE
     holder.stdin.close()
     holder.wait(timeout=30)
 
 
 def test_a_lock_held_too_long_is_an_error_naming_the_lock_file(held_lock, monkeypatch, capsys):
-    monkeypatch.setattr(tracking, "LOCK_NOTICE_SECONDS", 0.1)
-    monkeypatch.setattr(tracking, "LOCK_TIMEOUT_SECONDS", 0.3)
-    with pytest.raises(tracking.TrackingError) as error:
-        tracking.client_for(f"sqlite:///{held_lock.parent / 'mlflow.db'}")
+    monkeypatch.setattr(mlflow_runs, "LOCK_NOTICE_SECONDS", 0.1)
+    monkeypatch.setattr(mlflow_runs, "LOCK_TIMEOUT_SECONDS", 0.3)
+    with pytest.raises(mlflow_runs.TrackingError) as error:
+        mlflow_runs.client_for(f"sqlite:///{held_lock.parent / 'mlflow.db'}")
     assert str(error.value).startswith(f"{held_lock}: waited 0.3 s for this lock, which another")
     assert capsys.readouterr().err == (
         f"waiting for {held_lock}: another process is creating the MLflow store\n"
@@ -64,7 +64,7 @@ def test_only_creating_the_store_holds_the_lock(tmp_path, monkeypatch, exists):
     parallel jobs opening the store do not queue up for it."""
     import mlflow
 
-    monkeypatch.setattr(tracking, "store_root", lambda: tmp_path)
+    monkeypatch.setattr(mlflow_runs, "store_root", lambda: tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     if exists:
         mlflow.MlflowClient(tracking_uri=uri).search_experiments()  # creates it
@@ -72,9 +72,9 @@ def test_only_creating_the_store_holds_the_lock(tmp_path, monkeypatch, exists):
     client = mlflow.MlflowClient
 
     def recording(*args, **kwargs):
-        made_with_the_lock_free.append(lock_is_free(tmp_path / tracking.LOCK_FILE))
+        made_with_the_lock_free.append(lock_is_free(tmp_path / mlflow_runs.LOCK_FILE))
         return client(*args, **kwargs)
 
     monkeypatch.setattr(mlflow, "MlflowClient", recording)
-    tracking.client_for(uri)
+    mlflow_runs.client_for(uri)
     assert made_with_the_lock_free == [exists]

@@ -14,11 +14,11 @@ import yaml
 from mlflow import MlflowClient
 
 import scratchnn as sn
-from pipeline.artifacts import load_split
 from pipeline.config import PROJECT_ROOT, compose, to_yaml, validate
+from pipeline.data.artifacts import load_split
 from pipeline.stages.prepare import prepare
 from pipeline.tools import bench_sweep
-from pipeline.tracking import store_root
+from pipeline.tracking.mlflow_runs import store_root
 from tests.conftest import MlflowServer, tiny_overrides
 
 ENV = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -60,7 +60,8 @@ def assert_default_experiment_empty(client: MlflowClient) -> None:
 
 def dotted(tree: dict, prefix: str = ""):
     """(key, value) for every setting of a YAML tree, keys dotted, a list of layers numbered:
-    how the README says MLflow gets them, written out independently of pipeline.tracking."""
+    how the README says MLflow gets them, written out independently of
+    pipeline.tracking.mlflow_runs."""
     for key, value in tree.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             value = {str(i): layer for i, layer in enumerate(value)}
@@ -270,7 +271,7 @@ def outage_at_epoch_3(folder: Path, small_csvs, server: MlflowServer) -> None:
 def test_git_dirty_ignores_what_dvc_repro_rewrites_but_not_the_code(tmp_path, monkeypatch):
     """`dvc repro` rewrites dvc.lock (and reports/) before train starts: a run of committed
     code is still `git.dirty=false`; an edited source file makes it `true`."""
-    from pipeline import tracking
+    from pipeline.tracking import mlflow_runs
 
     def git(*args: str) -> None:
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
@@ -281,9 +282,9 @@ def test_git_dirty_ignores_what_dvc_repro_rewrites_but_not_the_code(tmp_path, mo
     git("init", "-q")
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "c")
-    monkeypatch.setattr(tracking, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(mlflow_runs, "PROJECT_ROOT", tmp_path)
     (tmp_path / "dvc.lock").write_text("rewritten by dvc\n")
     (tmp_path / "reports" / "metrics.json").write_text("rewritten by evaluate\n")
-    assert tracking.git_tags()["git.dirty"] == "false"
+    assert mlflow_runs.git_tags()["git.dirty"] == "false"
     (tmp_path / "code.py").write_text("edited\n")
-    assert tracking.git_tags()["git.dirty"] == "true"
+    assert mlflow_runs.git_tags()["git.dirty"] == "true"

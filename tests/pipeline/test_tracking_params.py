@@ -1,7 +1,7 @@
 """How the configuration becomes MLflow params: one key per setting, each layer's too."""
 
 from pipeline.config import compose, validate
-from pipeline.tracking import config_tree, flatten
+from pipeline.tracking.mlflow_runs import config_tree, flatten
 
 
 def test_each_layer_setting_is_its_own_param():

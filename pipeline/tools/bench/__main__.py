@@ -30,9 +30,9 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from pipeline.artifacts import N_CLASSES, load_split
 from pipeline.cli import run_stage
 from pipeline.config import compose, validate
+from pipeline.data.artifacts import N_CLASSES, load_split
 from pipeline.io import write_json
 from pipeline.tools.bench.cnn import RECIPE, measure_cnn
 from pipeline.tools.bench.epochs import BATCH_SIZES, DTYPES, batch_name, measure_batch_size

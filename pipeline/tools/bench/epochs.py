@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 import scratchnn as sn
-from pipeline.artifacts import N_CLASSES
 from pipeline.config import Config, compose, validate
-from pipeline.factory import build_network, build_optimizer
+from pipeline.data.artifacts import N_CLASSES
+from pipeline.network.factory import build_network, build_optimizer
 from pipeline.tools.bench.floor import EpochProducts
 from scratchnn.buffers import RowBuffer
 from scratchnn.training import batches

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.artifacts import load_split
 from pipeline.config import PROJECT_ROOT, compose, validate
+from pipeline.data.artifacts import load_split
 from pipeline.stages.prepare import prepare
 from pipeline.tools.bench.machine import peak_rss_bytes
 

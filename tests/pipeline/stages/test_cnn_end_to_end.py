@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import scratchnn as sn
-from pipeline import checkpoint
 from pipeline.config import Config, compose, validate
+from pipeline.network import checkpoint
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.predict import predict_csv, predict_image
 from pipeline.stages.prepare import prepare

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 import scratchnn as sn
-from pipeline import models
-from pipeline.artifacts import load_split
 from pipeline.config import compose, to_yaml
-from pipeline.digits_csv import DataError
+from pipeline.data.artifacts import load_split
+from pipeline.data.image_csv import DataError
+from pipeline.network import models
 from pipeline.stages import predict
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare

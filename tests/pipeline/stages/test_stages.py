@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 import scratchnn as sn
-from pipeline.artifacts import load_split
 from pipeline.config import Config, ConfigError, compose, to_yaml, validate
+from pipeline.data.artifacts import load_split
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train, write_outputs

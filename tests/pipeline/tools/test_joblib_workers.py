@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from pipeline import phases
 from pipeline.config import PROJECT_ROOT
-from pipeline.tools import joblib_workers
+from pipeline.tools import joblib_workers, launchers
 from tests.conftest import hydra_config, tiny_overrides
 
 LRS = ("0.01", "0.02", "0.03")
@@ -57,7 +57,7 @@ def test_jobs_run_in_the_workers_prepared_while_the_parent_run_started(tmp_path,
 
 def test_other_launchers_start_no_workers():
     basic = hydra_config().hydra.launcher
-    assert not joblib_workers.is_joblib(basic)
+    assert not launchers.is_joblib(basic)
     assert joblib_workers.warm_up(basic, tracking_on=True) is None
 
 

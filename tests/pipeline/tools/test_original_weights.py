@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.artifacts import load_split
 from pipeline.config import PipelineError, compose, to_yaml
+from pipeline.data.artifacts import load_split
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train, write_outputs

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.tools import compare
-from pipeline.tools.register import best_run
+from pipeline.tracking import queries
+from pipeline.tracking.queries import best_run
 
 
 def test_the_best_run_is_the_finished_one_with_the_highest_validation_accuracy():
@@ -35,8 +35,8 @@ def test_the_latest_sweep_is_the_one_whose_run_started_last(monkeypatch):
             ),
         }
     )
-    monkeypatch.setattr(compare, "search", lambda experiment, sweep: runs)
-    assert compare.latest_sweep("any") == "2026-01-01/23-00-00"
-    monkeypatch.setattr(compare, "search", lambda experiment, sweep: runs.iloc[2:])
+    monkeypatch.setattr(queries, "search", lambda experiment, sweep: runs)
+    assert queries.latest_sweep("any") == "2026-01-01/23-00-00"
+    monkeypatch.setattr(queries, "search", lambda experiment, sweep: runs.iloc[2:])
     with pytest.raises(PipelineError, match="no sweep in MLflow experiment 'any'"):
-        compare.latest_sweep("any")
+        queries.latest_sweep("any")

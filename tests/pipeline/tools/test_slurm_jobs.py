@@ -112,8 +112,8 @@ def test_a_jobs_run_is_tagged_with_its_slurm_id(monkeypatch, env, tags):
     assert slurm_jobs.job_tags() == tags
 
 
-def launcher_target(launcher: str) -> str:
-    return hydra_config(f"hydra/launcher={launcher}").hydra.launcher._target_
+def launcher_node(launcher: str):
+    return hydra_config(f"hydra/launcher={launcher}").hydra.launcher
 
 
 def test_a_slurm_sweep_asks_sacct_every_10_s_and_other_launchers_leave_submitit_alone(
@@ -125,7 +125,7 @@ def test_a_slurm_sweep_asks_sacct_every_10_s_and_other_launchers_leave_submitit_
 
     monkeypatch.setattr(SlurmJob.watcher, "_delay_s", 600)
     for launcher in ("basic", "joblib", "submitit_local"):
-        slurm_jobs.poll_sacct_often(launcher_target(launcher))
+        slurm_jobs.poll_sacct_often(launcher_node(launcher))
         assert SlurmJob.watcher._delay_s == 600, launcher
-    slurm_jobs.poll_sacct_often(launcher_target("submitit_slurm"))
+    slurm_jobs.poll_sacct_often(launcher_node("submitit_slurm"))
     assert SlurmJob.watcher._delay_s == slurm_jobs.SACCT_POLL_SECONDS == 10

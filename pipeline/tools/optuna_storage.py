@@ -6,7 +6,10 @@ an ``AssertionError`` in ``get_current_version``. :func:`install` makes the stam
 transaction (``engine.begin()``); the sweep installs it before the sweeper opens the storage.
 """
 
-OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.tools import launchers
 
 
 def _set_alembic_revision(self, revision: str) -> None:
@@ -26,11 +29,11 @@ def install() -> None:
     _VersionManager._set_alembic_revision = _set_alembic_revision
 
 
-def install_for(sweeper_target: str) -> bool:
+def install_for(sweeper: Mapping[str, Any] | None) -> bool:
     """Patch optuna only for Optuna's sweeper: importing optuna takes 1.4 s (it loads SciPy,
     scikit-learn and matplotlib), which every other sweep would pay for nothing. Returns whether
     it patched."""
-    if sweeper_target != OPTUNA_SWEEPER:
+    if not launchers.is_optuna(sweeper):
         return False
     install()
     return True

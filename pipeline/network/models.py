@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 import scratchnn as sn
-from pipeline.artifacts import N_CLASSES, N_PIXELS
+from pipeline.data.artifacts import N_CLASSES, N_PIXELS
 
 
 def load_model(path: str | Path, dtype: np.dtype | type | None = None) -> sn.Network:

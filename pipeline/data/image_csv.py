@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from pipeline.artifacts import N_CLASSES, N_PIXELS
+from pipeline.data.artifacts import N_CLASSES, N_PIXELS
 from pipeline.errors import PipelineError
 
 LABEL_COLUMN = "label"

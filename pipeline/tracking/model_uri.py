@@ -12,12 +12,12 @@ import numpy as np
 import yaml
 
 import scratchnn as sn
-from pipeline.artifacts import N_CLASSES, N_PIXELS
+from pipeline.data.artifacts import N_CLASSES, N_PIXELS
 from pipeline.errors import PipelineError
-from pipeline.redact import redact_text
+from pipeline.tracking.redact import redact_text
 
 URI_SCHEMES = ("runs:/", "models:/")
-WEIGHTS_ARTIFACT = "weights"  # the key pipeline/pyfunc_model.py gives the .npz
+WEIGHTS_ARTIFACT = "weights"  # the key pipeline/tracking/pyfunc_model.py gives the .npz
 
 
 def is_model_uri(text: str | Path) -> bool:
@@ -42,7 +42,7 @@ def weights_from_uri(uri: str, dtype: np.dtype | type | None = None) -> sn.Netwo
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from pipeline.tracking import tracking_uri
+    from pipeline.tracking.mlflow_runs import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     with tempfile.TemporaryDirectory() as folder:

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scratchnn as sn
-from pipeline import plots
+from pipeline.figures import plots
 
 IMAGE_SIDE = 28
 MAX_TILES = 32  # units or filters drawn of the first layer

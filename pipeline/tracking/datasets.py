@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.artifacts import INFO_FILE, SPLITS
 from pipeline.config import PROJECT_ROOT
+from pipeline.data.artifacts import INFO_FILE, SPLITS
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 SOURCE_OF = {"train": "train", "val": "train", "test": "test"}  # validation is cut from train

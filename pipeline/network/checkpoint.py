@@ -20,8 +20,8 @@ from omegaconf import OmegaConf
 
 import scratchnn as sn
 from pipeline.config import Config
-from pipeline.datasets import split_digest
 from pipeline.io import atomic_file
+from pipeline.tracking.datasets import split_digest
 
 OPTIMIZER_PREFIX = "optimizer."
 

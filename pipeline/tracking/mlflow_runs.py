@@ -38,7 +38,7 @@ from pipeline import phases
 from pipeline.cli import INTERRUPTED, shielded
 from pipeline.config import PROJECT_ROOT, Config, PipelineError
 from pipeline.io import write_json
-from pipeline.redact import redact_command, redact_text, redact_uri
+from pipeline.tracking.redact import redact_command, redact_text, redact_uri
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 

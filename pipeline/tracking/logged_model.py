@@ -1,7 +1,7 @@
 """The trained network as an MLflow Model in its run.
 
-``log_model`` logs ``pipeline/pyfunc_model.py`` as a models-from-code ``pyfunc`` named ``model``
-(``runs:/<id>/model``), with ``scratchnn`` shipped as code, the weights as an artifact, a
+``log_model`` logs ``pipeline/tracking/pyfunc_model.py`` as a models-from-code ``pyfunc`` named
+``model`` (``runs:/<id>/model``), with ``scratchnn`` shipped as code, the weights as an artifact, a
 signature (784 float pixel columns -> ``digit`` and ``p0``...``p9``) and an input example.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import scratchnn as sn
-from pipeline.artifacts import N_CLASSES, N_PIXELS
+from pipeline.data.artifacts import N_CLASSES, N_PIXELS
 
 ARTIFACT_NAME = "model"  # runs:/<id>/model
 REGISTERED_MODEL = "neuralscratch"
@@ -67,7 +67,7 @@ def log_model(
     import pandas as pd
     from mlflow.models import Model
 
-    from pipeline import pyfunc_model
+    from pipeline.tracking import pyfunc_model
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment_id=experiment_id)

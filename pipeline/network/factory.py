@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 import scratchnn as sn
-from pipeline.artifacts import N_CLASSES, N_PIXELS
 from pipeline.config import (
     PARAMS_FILE,
     Config,
@@ -16,6 +15,7 @@ from pipeline.config import (
     OptimizerName,
     ScheduleName,
 )
+from pipeline.data.artifacts import N_CLASSES, N_PIXELS
 
 LAYERS_KEY = "model.layers"
 

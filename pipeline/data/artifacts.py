@@ -2,7 +2,7 @@
 
 ``prepare`` writes the splits, ``train`` the model and its history, ``evaluate`` the reports;
 whoever reads them next finds their names and readers here, so no stage imports another.
-Reading a model is ``pipeline.models`` (it needs the network library; this module does not).
+Reading a model is ``pipeline.network.models`` (it needs the network library; this module does not).
 """
 
 from pathlib import Path

@@ -2,10 +2,10 @@
 
 ``log_evaluation`` does it in-process (a sweep job, whose worker has MLflow loaded already). The
 ``evaluate`` stage instead starts ``EvaluationLog`` first thing: a child process
-(``python -m pipeline.evaluation_log RUN_ID``) that imports MLflow and opens the store (2 to 3 s
-of one core) while the stage computes its metrics and draws its figures on the other, then waits
-for one JSON line on its stdin and logs what it names. The stage waits for it before it exits,
-so a finished ``evaluate`` has logged everything, as before.
+(``python -m pipeline.tracking.evaluation_log RUN_ID``) that imports MLflow and opens the store
+(2 to 3 s of one core) while the stage computes its metrics and draws its figures on the other,
+then waits for one JSON line on its stdin and logs what it names. The stage waits for it
+before it exits, so a finished ``evaluate`` has logged everything, as before.
 
 The child runs in a session of its own, so Ctrl-C at the terminal reaches only the stage, and it
 ignores SIGINT and SIGTERM too: the stage handles them, and a stage that ends without sending
@@ -24,7 +24,7 @@ from typing import Any
 
 from pipeline import phases
 
-MODULE = "pipeline.evaluation_log"
+MODULE = "pipeline.tracking.evaluation_log"
 
 
 def what(run_id: str) -> str:
@@ -92,13 +92,13 @@ def child_main() -> None:
     reported then, as the in-process path would report it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from pipeline import tracking  # MLflow itself is imported by resume_run
+    from pipeline.tracking import mlflow_runs  # MLflow itself is imported by resume_run
 
     run_id = sys.argv[1]
     failure: Exception | None = None
     with phases.timed("tracking: opening the store (logging process)"):
         try:
-            run = tracking.resume_run(run_id)
+            run = mlflow_runs.resume_run(run_id)
         except Exception as error:  # reported once the results arrive, not before the report
             run, failure = None, error
     line = sys.stdin.readline()
@@ -112,7 +112,7 @@ def child_main() -> None:
         log_evaluation(run, request["metrics"], request["reports"], request["step"])
 
     with phases.timed("tracking: logging the evaluation (logging process)"):
-        tracking.best_effort(log, what(run_id))
+        mlflow_runs.best_effort(log, what(run_id))
 
 
 if __name__ == "__main__":

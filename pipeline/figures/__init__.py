@@ -1,0 +1,1 @@
+"""The figures ``evaluate`` draws: results (confusion, mistakes, curves) and what was learned."""

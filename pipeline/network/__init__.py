@@ -1,0 +1,1 @@
+"""The network as the pipeline builds it from configuration, checkpoints it and loads it back."""

@@ -1,0 +1,1 @@
+"""MLflow: the runs, what they log (evaluation, datasets, the model), model URIs, redaction."""
