@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from pipeline.data.artifacts import N_CLASSES, load_split
 from pipeline.cli import run_stage
 from pipeline.config import Config, compose, validate
+from pipeline.data.artifacts import N_CLASSES, load_split
 from pipeline.errors import PipelineError
-from pipeline.network.factory import build_network, build_optimizer
 from pipeline.io import write_json
+from pipeline.network.factory import build_network, build_optimizer
 from pipeline.tools.bench.cnn import one_epoch
 from pipeline.tools.bench.epochs import median_ratio
 from pipeline.tools.bench.machine import machine_facts
