@@ -2,6 +2,7 @@
 
 python -m pipeline.tools.bench.peers                  # after make run; about 4 minutes
 python -m pipeline.tools.bench.peers --rows 10000     # the first 10,000 training rows only
+python -m pipeline.tools.bench.peers --threads 1      # both libraries on one thread
 
 Two networks: the CNN of ``experiment=cnn`` and the default MLP (784-128-64-10), each with its
 recipe's Adam at batch 128 in float32 on the prepared MNIST training rows. For each, one epoch of
@@ -25,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from pipeline.cli import run_stage
 from pipeline.config import Config, compose, validate
@@ -54,6 +55,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, help="train on the first ROWS rows only")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    parser.add_argument("--threads", type=int, help="limit both libraries to N threads")
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
     return parser.parse_args(argv)
 
@@ -172,7 +174,8 @@ def benchmark(args: argparse.Namespace, echo: Callable[[str], None] = print) -> 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    results = benchmark(args)
+    with threadpool_limits(limits=args.threads, user_api="blas"):  # None: as they are
+        results = benchmark(args)
     print("\n".join(["", *report_lines(results)]))
     write_json(args.output, results)
     print(f"\nbench-peers: results -> {args.output}")

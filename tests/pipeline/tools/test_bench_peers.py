@@ -34,9 +34,12 @@ def prepared(tmp_path: Path) -> Path:
 def test_a_run_reports_each_network_and_says_whether_pytorch_ran(prepared, tmp_path, capsys):
     output = tmp_path / "peers.json"
     argv = ["--prepared", str(prepared), "--output", str(output), "--repeats", "2"]
-    peers.main([*argv, "--warmup", "0", "--networks", "mlp", "cnn", "--rows", "150"])
+    peers.main(
+        [*argv, "--warmup", "0", "--networks", "mlp", "cnn", "--rows", "150", "--threads", "1"]
+    )
     printed = capsys.readouterr().out
     results = json.loads(output.read_text())
+    assert results["threads"] == 1 and "1 threads each" in printed
     assert set(results["networks"]) == {"mlp", "cnn"}
     for name, recipe in (("mlp", "the default"), ("cnn", "experiment=cnn")):
         run = results["networks"][name]
