@@ -24,10 +24,10 @@ col2im's scattered adds (25 small products and 25 adds for a 5x5 kernel) with on
 
 Chunks: a batch's cols are large (the second convolution of ``conf/model/cnn.yaml``: 40 MB for
 128 images), and copied whole they go out to memory and come back for the product. Built for a
-few images at a time, they are read by the product while still in the core's cache (measured on
-that layer, one thread: im2col and product 15.4 ms for the whole batch, 9.1 ms by chunks of 8
-images, which is about the product alone). Backward builds the chunks again instead of keeping
-cols. Every chunk of a batch is the same product on other rows, so results do not depend on the
+few images at a time (CHUNK_BYTES: 3 images there), they are read by the product while still in
+the core's cache (measured on that layer, one thread, a busy machine: im2col and product 15.4 ms
+for the whole batch, 8.5-9.1 ms by chunks of 4-8 images, about the product alone). Backward
+builds the chunks again instead of keeping cols. The bias is added to each chunk's rows then too. Every chunk of a batch is the same product on other rows, so results do not depend on the
 chunking, but for dW, which adds the chunks' products in their fixed order.
 
 One exception: with a single input channel (the first layer on grey images) a window's row is
@@ -162,12 +162,15 @@ class Conv2D(Layer):
         self._xp = xp
         y = self._y.take(batch)
         y_matrix = y.reshape(-1, self.filters)  # (rows, filters), rows = batch*h_out*w_out
-        for rows, cols in self._cols.chunks(xp):
-            np.matmul(cols, self._W_matrix, out=y_matrix[rows])
         # the bias along each sample's whole row (h_out*w_out copies): one long loop, where
-        # y_matrix += b would loop over only `filters` values at a time
-        y_rows = y.reshape(batch, -1)  # (batch, h_out*w_out*filters), a view
-        y_rows += np.tile(self.b, self.out_hw[0] * self.out_hw[1])
+        # y_matrix += b would loop over only `filters` values at a time; added to each chunk's
+        # rows while they are still in the cache
+        bias_row = np.tile(self.b, self.out_hw[0] * self.out_hw[1])  # (h_out*w_out*filters,)
+        for rows, cols in self._cols.chunks(xp):
+            chunk = y_matrix[rows]  # (chunk's rows, filters), a contiguous view
+            np.matmul(cols, self._W_matrix, out=chunk)
+            per_image = chunk.reshape(-1, len(bias_row))  # (chunk's images, h_out*w_out*filters)
+            per_image += bias_row
         return y
 
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
