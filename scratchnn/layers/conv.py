@@ -27,7 +27,8 @@ Chunks: a batch's cols are large (the second convolution of ``conf/model/cnn.yam
 few images at a time (CHUNK_BYTES: 3 images there), they are read by the product while still in
 the core's cache (measured on that layer, one thread, a busy machine: im2col and product 15.4 ms
 for the whole batch, 8.5-9.1 ms by chunks of 4-8 images, about the product alone). Backward
-builds the chunks again instead of keeping cols. The bias is added to each chunk's rows then too. Every chunk of a batch is the same product on other rows, so results do not depend on the
+builds the chunks again instead of keeping cols. The bias is added to each chunk's rows then too.
+Every chunk of a batch is the same product on other rows, so results do not depend on the
 chunking, but for dW, which adds the chunks' products in their fixed order.
 
 One exception: with a single input channel (the first layer on grey images) a window's row is
