@@ -156,10 +156,11 @@ class Conv2D(Layer):
     def forward(self, x: np.ndarray, training: bool = False, rng: Rng = None) -> np.ndarray:
         # x: (batch, h, w, c_in) -> y: (batch, h_out, w_out, filters)
         batch, p = len(x), self.padding
-        xp = x  # kept for backward: only the layer after this one may work in place (over y)
-        if p:  # copy x inside the zero frame: (batch, h + 2p, w + 2p, c_in)
-            xp = self._padded.take(batch)
-            xp[:, p:-p, p:-p] = x
+        h, w, _ = self.input_shape
+        # x inside its zero frame, (batch, h + 2p, w + 2p, c_in): a copy even without padding,
+        # since backward reads it again and nobody promises that x stays as it is until then
+        xp = self._padded.take(batch)
+        xp[:, p : p + h, p : p + w] = x
         self._xp = xp
         y = self._y.take(batch)
         y_matrix = y.reshape(-1, self.filters)  # (rows, filters), rows = batch*h_out*w_out

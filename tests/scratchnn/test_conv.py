@@ -172,3 +172,17 @@ def test_chunks_of_one_image_give_the_textbook_results(setting, monkeypatch):
     dx_ref, dW_ref, _ = reference.conv2d_backward(dy, x, layer.W, layer.stride, layer.padding)
     np.testing.assert_allclose(dx, dx_ref, atol=1e-12)
     np.testing.assert_allclose(layer.dW, dW_ref, atol=1e-12)
+
+
+def test_backward_does_not_depend_on_the_input_staying_unchanged():
+    """Backward builds its columns again from the input: from its own copy, so a caller (or an
+    in-place layer of another branch) may overwrite x between forward and backward."""
+    layer = conv(SETTINGS[0])  # no padding
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, *layer.input_shape))
+    dy = rng.standard_normal((2, *layer.output_shape))
+    _, dW_ref, _ = reference.conv2d_backward(dy, x, layer.W, layer.stride, layer.padding)
+    layer.forward(x)
+    x[...] = 0
+    layer.backward(dy.copy())
+    np.testing.assert_allclose(layer.dW, dW_ref, atol=1e-12)
