@@ -29,27 +29,36 @@ from scratchnn.layers import (
     Dense,
     Dropout,
     Flatten,
+    GlobalAvgPool,
     Layer,
     LeakyReLU,
     MaxPool2D,
     ReLU,
+    Residual,
     Sigmoid,
     Tanh,
 )
 from scratchnn.losses import SoftmaxCrossEntropy
 from scratchnn.metrics import accuracy, confusion_matrix
 from scratchnn.network import Network
-from scratchnn.optimizers import SGD, Adam, Momentum, Optimizer
+from scratchnn.optimizers import SGD, Adam, AdamW, Momentum, Optimizer
 from scratchnn.schedules import (
     Schedule,
     constant,
     cosine_decay,
     exponential_decay,
     inverse_time_decay,
+    linear_warmup,
     step_decay,
 )
 from scratchnn.serialization import load_weights, save_weights
-from scratchnn.training import EpochMetrics, TrainingDiverged, evaluate, fit
+from scratchnn.training import (
+    EpochMetrics,
+    TrainingDiverged,
+    clip_by_global_norm,
+    evaluate,
+    fit,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -58,6 +67,7 @@ __all__ = [
     "LAYER_TYPES",
     "SGD",
     "Adam",
+    "AdamW",
     "AvgPool2D",
     "BatchNorm",
     "Conv2D",
@@ -65,6 +75,7 @@ __all__ = [
     "Dropout",
     "EpochMetrics",
     "Flatten",
+    "GlobalAvgPool",
     "Layer",
     "LayerSpecError",
     "LeakyReLU",
@@ -74,6 +85,7 @@ __all__ = [
     "Optimizer",
     "RandomShiftRotate",
     "ReLU",
+    "Residual",
     "Schedule",
     "Sigmoid",
     "SoftmaxCrossEntropy",
@@ -83,6 +95,7 @@ __all__ = [
     "accuracy",
     "build_network",
     "check_layers",
+    "clip_by_global_norm",
     "confusion_matrix",
     "constant",
     "cosine_decay",
@@ -95,6 +108,7 @@ __all__ = [
     "he_uniform",
     "inverse_time_decay",
     "lecun_normal",
+    "linear_warmup",
     "load_weights",
     "mlp",
     "save_weights",

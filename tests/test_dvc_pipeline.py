@@ -234,7 +234,7 @@ def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     if model_md5 == committed_md5("models/model.npz"):  # the committed model, bit for bit
         assert metrics == json.loads((PROJECT_ROOT / "reports" / "metrics.json").read_text())
         assert right == 984
-        # README, "Reports": the hard digits it names are in the committed misclassified.png
+        # docs/pipeline.md, "Reports": its hard digits are in the committed misclassified.png
         network = load_model(project / "models" / "model.npz", dtype=np.dtype("float32"))
         x_test = np.load(project / "data" / "prepared" / "test_x.npy")
         y_test = np.load(project / "data" / "prepared" / "test_y.npy")

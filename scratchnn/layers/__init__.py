@@ -1,7 +1,8 @@
 """Layers, one concept per file, each with ``forward`` and ``backward`` side by side.
 
 Reading order: ``base`` (the contract every layer follows), ``dense``, ``activations``,
-``conv`` (im2col), ``pooling``, ``shape`` (flatten), ``dropout``, ``batchnorm``.
+``conv`` (im2col), ``pooling``, ``global_pool``, ``shape`` (flatten), ``dropout``, ``batchnorm``;
+then the containers: ``chain`` (layers in sequence inside a block) and ``residual``.
 ``LAYER_TYPES`` maps each layer's type name (``"conv2d"``) to its class: adding a layer is one
 class with ``@register("name")`` in one of these files (or a new one imported here), and its tests.
 """
@@ -12,7 +13,9 @@ from scratchnn.layers.batchnorm import BatchNorm
 from scratchnn.layers.conv import Conv2D
 from scratchnn.layers.dense import Dense
 from scratchnn.layers.dropout import Dropout
+from scratchnn.layers.global_pool import GlobalAvgPool
 from scratchnn.layers.pooling import AvgPool2D, MaxPool2D
+from scratchnn.layers.residual import Residual
 from scratchnn.layers.shape import Flatten
 
 __all__ = [
@@ -24,11 +27,13 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool",
     "Layer",
     "LayerSpecError",
     "LeakyReLU",
     "MaxPool2D",
     "ReLU",
+    "Residual",
     "Shape",
     "Sigmoid",
     "Tanh",

@@ -81,7 +81,7 @@ class ScratchRun:
     def __init__(self, cfg: Config, x: np.ndarray, y: np.ndarray) -> None:
         self.cfg, self.x, self.y = cfg, x, y
         self.network = build_network(cfg, n_inputs=x.shape[1], n_classes=N_CLASSES)
-        self.optimizer = build_optimizer(cfg)
+        self.optimizer = build_optimizer(cfg, self.network)
         self.rng = np.random.default_rng([cfg.train.seed, 1])
 
     def epoch(self) -> float:
