@@ -24,10 +24,13 @@ col2im's scattered adds (25 small products and 25 adds for a 5x5 kernel) with on
 
 Chunks: a batch's cols are large (the second convolution of ``conf/model/cnn.yaml``: 40 MB for
 128 images), and copied whole they go out to memory and come back for the product. Built for a
-few images at a time (CHUNK_BYTES: 3 images there), they are read by the product while still in
-the core's cache (measured on that layer, one thread, a busy machine: im2col and product 15.4 ms
-for the whole batch, 8.5-9.1 ms by chunks of 4-8 images, about the product alone). Backward
-builds the chunks again instead of keeping cols. The bias is added to each chunk's rows then too.
+few images at a time, they are read by the product while still in the cache, and backward builds
+them again instead of keeping them; the bias is added to each chunk's rows then too. How many
+images: CHUNK_BYTES of cols (26 images there). Measured on a busy machine, 10 batches of that
+network, old layer against new: on one thread (CPU time) 1 MiB chunks were 21 % faster than
+whole batches and 8 MiB ones 5 %; on two BLAS threads (wall time) 8-32 MiB chunks were 18 %
+faster, 1 MiB ones 2.1 x slower: each product wakes the second thread, and on a busy machine
+that can take milliseconds, so fewer, larger products win there.
 Every chunk of a batch is the same product on other rows, so results do not depend on the
 chunking, but for dW, which adds the chunks' products in their fixed order.
 
@@ -45,7 +48,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scratchnn.buffers import ColumnBuffer, RowBuffer
 from scratchnn.layers.base import Arrays, Layer, LayerSpecError, Rng, Shape, register, require
 
-CHUNK_BYTES = 1 << 20  # one chunk's cols: small enough to stay in a core's L2 cache
+CHUNK_BYTES = 8 << 20  # one chunk's cols: a few products a batch, each reading a cached chunk
 
 
 def windows(xp: np.ndarray, kernel: int, stride: int, out_hw: tuple[int, int]) -> np.ndarray:
