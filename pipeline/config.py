@@ -108,9 +108,11 @@ def prepare_settings(data: DataConfig) -> dict[str, Any]:
 class ModelConfig:
     """The MLP shorthand (``hidden_sizes`` with ``activation``, ``dropout``, ``batch_norm``:
     conf/model/mlp.yaml), or an explicit list of ``layers`` for inputs of ``input_shape``
-    (conf/model/cnn.yaml), which then decides the architecture alone. Each layer is a mapping
-    with a ``type`` (dense, conv2d, maxpool2d, avgpool2d, global_avgpool, flatten, dropout,
-    batchnorm, residual, relu, leaky_relu, sigmoid, tanh, gelu) and that layer's settings,
+    (conf/model/cnn.yaml, lstm.yaml, vit.yaml), which then decides the architecture alone.
+    Each layer is a mapping with a ``type`` (a name in ``scratchnn.LAYER_TYPES``: dense,
+    conv2d, maxpool2d, avgpool2d, global_avgpool, flatten, dropout, batchnorm, residual,
+    layernorm, lstm, gru, patch_embed, class_token, position_embed, attention, token_pool,
+    transformer_block, relu, leaky_relu, sigmoid, tanh, gelu) and that layer's settings,
     checked by scratchnn's own layer classes when a stage starts
     (``pipeline.network.factory.check_model``); a residual block nests its own ``layers``."""
 
@@ -308,8 +310,7 @@ def load_params(path: str | Path = PARAMS_FILE) -> Config:
 # stage refuses the value: the workspace is left with that params.yaml and no model
 EXPERIMENT_RECOVERY = (
     "; `dvc exp run` wrote this into params.yaml: "
-    "`git checkout params.yaml reports && dvc checkout --allow-missing` brings back the "
-    "committed one and its outputs"
+    "`make baseline` brings back the committed one and its results"
 )
 
 

@@ -1,10 +1,11 @@
 """scratchnn: a small neural-network library written from scratch in NumPy.
 
 A newcomer's reading order: ``layers`` (``base``, the contract every layer follows; then Dense,
-the activations, Conv2D, pooling, dropout, batch norm: forward next to backward, shapes in
-comments), ``losses`` (softmax + cross-entropy), ``network`` (how layers share one parameter
-buffer), ``builder`` (networks from lists of dicts), ``optimizers`` and ``schedules`` (how
-parameters move), ``training`` (the loop), ``augment`` and ``serialization``.
+the activations, Conv2D, pooling, dropout, batch norm, then the sequence layers: layer norm,
+LSTM and GRU, tokens and attention; forward next to backward, shapes in comments), ``losses``
+(softmax + cross-entropy), ``network`` (how layers share one parameter buffer), ``builder``
+(networks from lists of dicts), ``optimizers`` and ``schedules`` (how parameters move),
+``training`` (the loop), ``augment`` and ``serialization``.
 Nothing here imports the pipeline: the library stands on its own.
 """
 
@@ -18,25 +19,35 @@ from scratchnn.initializers import (
     he_normal,
     he_uniform,
     lecun_normal,
+    orthogonal,
     scaled_normal,
 )
 from scratchnn.layers import (
     GELU,
+    GRU,
     LAYER_TYPES,
+    LSTM,
     AvgPool2D,
     BatchNorm,
+    ClassToken,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
     GlobalAvgPool,
     Layer,
+    LayerNorm,
     LeakyReLU,
     MaxPool2D,
+    PatchEmbed,
+    PositionEmbed,
     ReLU,
     Residual,
+    SelfAttention,
     Sigmoid,
     Tanh,
+    TokenPool,
+    TransformerBlock,
 )
 from scratchnn.losses import SoftmaxCrossEntropy
 from scratchnn.metrics import accuracy, confusion_matrix
@@ -63,13 +74,16 @@ from scratchnn.training import (
 __all__ = [
     "ACTIVATIONS",
     "GELU",
+    "GRU",
     "INITIALIZERS",
     "LAYER_TYPES",
+    "LSTM",
     "SGD",
     "Adam",
     "AdamW",
     "AvgPool2D",
     "BatchNorm",
+    "ClassToken",
     "Conv2D",
     "Dense",
     "Dropout",
@@ -77,20 +91,26 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool",
     "Layer",
+    "LayerNorm",
     "LayerSpecError",
     "LeakyReLU",
     "MaxPool2D",
     "Momentum",
     "Network",
     "Optimizer",
+    "PatchEmbed",
+    "PositionEmbed",
     "RandomShiftRotate",
     "ReLU",
     "Residual",
     "Schedule",
+    "SelfAttention",
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "TokenPool",
     "TrainingDiverged",
+    "TransformerBlock",
     "WeightsError",
     "accuracy",
     "build_network",
@@ -111,6 +131,7 @@ __all__ = [
     "linear_warmup",
     "load_weights",
     "mlp",
+    "orthogonal",
     "save_weights",
     "scaled_normal",
     "step_decay",
