@@ -1,0 +1,219 @@
+"""Gradient checking: every layer's backward pass against central differences of its forward.
+
+For a function ``f`` of an array ``θ``, the central difference
+    df/dθ_i ≈ (f(θ + h e_i) - f(θ - h e_i)) / 2h
+is accurate to O(h²) and needs nothing but forward passes, so it checks the analytic gradient
+that ``backward`` computes. The check runs in float64 (in float32 the difference of two nearby
+losses keeps only a few digits) on a random subset of the coordinates of each array, and
+reports the largest relative error ``|a - n| / max(|a|, |n|)``: about 1e-8 or less when the
+two agree, 1e-2 or more when a backward pass is wrong.
+
+Two checks, so that a wrong gradient is pinned on the layer that computes it:
+ - each layer alone, on the input the real images bring it: ``f = sum(R * layer(x))`` for a
+   fixed random ``R`` of the output's shape, whose gradient with respect to ``y`` is ``R``;
+   backward turns it into the gradients of the layer's parameters and of its input ``x``;
+ - the whole network with its loss (softmax cross-entropy), as training sees it.
+
+Kinks: ReLU has no derivative at 0, nor max pooling where two inputs tie, and real digits with
+their blank borders hit both everywhere (a zero bias puts a blank patch exactly at ReLU's kink).
+So the check jitters the parameters and every layer's input by a little (``JITTER``), which moves
+units off their kinks. A step that still crosses one gives differences that disagree with each
+other across the step sizes ``STEPS``: such a coordinate is left out (and counted), while a
+wrong backward pass gives differences that agree with each other and not with it. Otherwise
+each coordinate takes the best agreement over the steps (rounding spoils the smallest).
+"""
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from scratchnn.layer_paths import named_layers
+from scratchnn.layers.base import Layer
+from scratchnn.losses import SoftmaxCrossEntropy
+from scratchnn.network import Network
+
+STEPS = (1e-4, 1e-5, 1e-6)  # h: each coordinate takes the best of the three
+JITTER = 1e-3  # the spread of the noise added to parameters and pixels, away from the kinks
+TINY = 1e-3  # relative to an array's largest gradient: entries below it compare absolutely
+THRESHOLD = 1e-5  # above this relative error, a gradient is wrong
+
+
+@dataclass(frozen=True)
+class ArrayCheck:
+    """The largest relative error over ``checked`` coordinates of one array of one layer."""
+
+    layer: str  # "3_dense"; "network" for the input of the whole network
+    array: str  # a parameter's name ("weights"), or "input"
+    error: float
+    checked: int
+    kinks: int  # of the coordinates checked, those left out because a step crossed a kink
+    alone: bool  # the layer by itself (True) or inside the whole network's loss (False)
+
+
+def relative_errors(analytic: np.ndarray, numeric: np.ndarray, floor: float) -> np.ndarray:
+    """``|a - n| / max(|a|, |n|, floor)``: relative, except for entries near zero, where a
+    difference of rounding errors would look large next to them."""
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
+    return np.abs(analytic - numeric) / scale
+
+
+def check_array(
+    f: Callable[[], float],
+    values: np.ndarray,
+    analytic: np.ndarray,
+    rng: np.random.Generator,
+    samples: int,
+    threshold: float = THRESHOLD,
+) -> tuple[float, int, int]:
+    """The largest relative error of ``analytic`` (the gradient of ``f`` with respect to
+    ``values``, same shape) over ``samples`` random coordinates, each moved in place and put
+    back; how many were checked; and how many of them were left out at a kink."""
+    flat, grad = values.reshape(-1), analytic.reshape(-1)
+    chosen = rng.choice(flat.size, size=min(samples, flat.size), replace=False)
+    floor = max(TINY * float(np.abs(grad).max(initial=0.0)), 1e-12)
+    worst, kinks = 0.0, 0
+    for i in chosen:
+        kept = flat[i]
+        numeric = np.empty(len(STEPS))
+        for k, h in enumerate(STEPS):
+            flat[i] = kept + h
+            up = f()
+            flat[i] = kept - h
+            down = f()
+            flat[i] = kept
+            numeric[k] = (up - down) / (2 * h)
+        error = float(relative_errors(np.full_like(numeric, grad[i]), numeric, floor).min())
+        spread = float(relative_errors(numeric[:1], numeric[1:], floor).max())
+        if error > threshold and spread > threshold:
+            kinks += 1  # the differences disagree among themselves: a step crossed a kink
+            continue
+        worst = max(worst, error)
+    return worst, len(chosen), kinks
+
+
+@contextmanager
+def recorded_inputs(network: Network) -> Iterator[dict[str, np.ndarray]]:
+    """While open, every forward pass of every layer (nested ones too) keeps a copy of its input,
+    by the layer's name; the layers are left as they were afterwards."""
+    seen: dict[str, np.ndarray] = {}
+    named = named_layers(network.layers)
+    for name, layer in named:
+
+        def recording(x, training=False, rng=None, _name=name, _forward=layer.forward):
+            seen[_name] = x.copy()
+            return _forward(x, training, rng)
+
+        layer.forward = recording  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        for _, layer in named:
+            del layer.forward
+
+
+def backward_all(layers: list[Layer], dy: np.ndarray) -> np.ndarray:
+    """dL/dx of ``layers`` in order from dL/dy, asking every layer for its dx."""
+    for layer in reversed(layers):
+        dy = layer.backward(dy)
+    return dy
+
+
+class GradientCheck:
+    """Checks ``network`` (float64) on images ``x`` (n, *input_shape) with labels ``y`` (n,)."""
+
+    def __init__(
+        self,
+        network: Network,
+        x: np.ndarray,
+        y: np.ndarray,
+        samples: int = 12,
+        seed: int = 0,
+        threshold: float = THRESHOLD,
+    ) -> None:
+        if network.dtype != np.float64:
+            raise ValueError(f"a gradient check needs float64, not {network.dtype}")
+        self.network, self.samples, self.seed, self.threshold = network, samples, seed, threshold
+        self.rng = np.random.default_rng(seed)
+        network.params += JITTER * self.rng.standard_normal(network.params.shape)
+        self.x = x.astype(np.float64).reshape(len(x), *network.input_shape)
+        self.x = self.x + JITTER * self.rng.standard_normal(self.x.shape)
+        self.y = y
+        self.loss = SoftmaxCrossEntropy(network.n_outputs, np.float64)
+
+    def _dropout_rng(self) -> np.random.Generator:
+        """The same draws on every pass: dropout keeps one mask through the check."""
+        return np.random.default_rng(self.seed + 1)
+
+    def _check(self, f, values, analytic, layer, array, alone) -> ArrayCheck:
+        error, n, kinks = check_array(f, values, analytic, self.rng, self.samples, self.threshold)
+        return ArrayCheck(layer, array, error, n, kinks, alone)
+
+    def layer_alone(self, name: str, layer: Layer, x: np.ndarray) -> list[ArrayCheck]:
+        """``layer``'s gradients for ``f = sum(R * layer(x))``: its parameters' and its input's."""
+        x = x + JITTER * self.rng.standard_normal(x.shape)
+        y = layer.forward(x.copy(), True, self._dropout_rng())
+        r = self.rng.standard_normal(y.shape)
+
+        def f() -> float:
+            return float(np.sum(r * layer.forward(x.copy(), True, self._dropout_rng())))
+
+        dx = np.array(layer.backward(r.copy()), copy=True)
+        grads = {key: value.copy() for key, value in layer.grads.items()}
+        x_moved = x.copy()
+
+        def f_of_x() -> float:
+            return float(np.sum(r * layer.forward(x_moved.copy(), True, self._dropout_rng())))
+
+        checks = [self._check(f, layer.params[key], grads[key], name, key, True) for key in grads]
+        return [*checks, self._check(f_of_x, x_moved, dx, name, "input", True)]
+
+    def _loss(self, x: np.ndarray) -> float:
+        return self.loss.forward(self.network.forward(x, True, self._dropout_rng()), self.y)
+
+    def whole_network(self) -> list[ArrayCheck]:
+        """The loss's gradients: every parameter through ``network.backward`` (as in training),
+        and the pixels'."""
+        network = self.network
+        self._loss(self.x.copy())
+        network.backward(self.loss.backward())
+        grads = network.grads.copy()
+        self._loss(self.x.copy())
+        dx = np.array(backward_all(network.layers, self.loss.backward()), copy=True)
+        checks = []
+        at = 0
+        names = named_layers(network.layers)
+        top = [(name, layer) for name, layer in names if "." not in name]
+        for name, layer in top:
+            for key, shape in layer.param_shapes().items():
+                size = math.prod(shape)
+                analytic = grads[at : at + size].reshape(shape)
+                f = lambda: self._loss(self.x.copy())  # noqa: E731
+                checks.append(self._check(f, layer.params[key], analytic, name, key, False))
+                at += size
+        x_moved = self.x.copy()
+        f_of_x = lambda: self._loss(x_moved.copy())  # noqa: E731
+        return [*checks, self._check(f_of_x, x_moved, dx, "network", "input", False)]
+
+    def run(self) -> list[ArrayCheck]:
+        """Every layer alone (in order, nested ones after their container), then the network."""
+        state = self.network.state.copy()  # batch norm's running statistics move in training mode
+        with recorded_inputs(self.network) as inputs:
+            self._loss(self.x.copy())
+        checks = []
+        for name, layer in named_layers(self.network.layers):
+            checks += self.layer_alone(name, layer, inputs[name])
+        checks += self.whole_network()
+        self.network.state[...] = state
+        return checks
+
+
+def failing_layers(checks: list[ArrayCheck], threshold: float = THRESHOLD) -> list[str]:
+    """The layers whose own check fails (alone), in order; if none does but the whole network
+    does, ``["network"]``: the layers are right by themselves, wrong together."""
+    alone = [c.layer for c in checks if c.alone and c.error > threshold]
+    if alone:
+        return list(dict.fromkeys(alone))
+    return ["network"] if any(c.error > threshold for c in checks) else []
