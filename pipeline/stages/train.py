@@ -20,6 +20,7 @@ from pipeline.network.factory import (
     build_schedule,
     check_model,
 )
+from pipeline.network.first_checks import first_checks
 from pipeline.progress import batch_progress
 from pipeline.tracking import datasets, logged_model, mlflow_runs
 
@@ -43,11 +44,13 @@ def train(
     resume: checkpoint.Checkpoint | None = None,
     run_id: str | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
+    log_checks: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[sn.Network, list[sn.EpochMetrics]]:
     """Train on ``paths.prepared`` and return the network and its whole per-epoch history.
 
     With ``checkpoint_file``, a checkpoint (naming MLflow run ``run_id``) is written after every
-    epoch; with ``resume``, training goes on from such a checkpoint.
+    epoch; with ``resume``, training goes on from such a checkpoint. A fresh start first runs
+    the first checks (printed; their metrics to ``log_checks``).
     """
     with phases.timed("data loading"):
         x, y = load_split(cfg.paths.prepared, "train")
@@ -65,6 +68,12 @@ def train(
         rng.bit_generator.state = resume.rng_state
         history = list(resume.history)
         print(f"resuming after epoch {resume.epoch} from a checkpoint", flush=True)
+    else:
+        with phases.timed("first checks"):
+            lines, check_metrics = first_checks(cfg, network, (x, y), validation)
+        print("\n".join(lines), flush=True)
+        if log_checks is not None:
+            log_checks(check_metrics)
 
     def after_epoch(metrics: sn.EpochMetrics) -> None:
         history.append(metrics)
@@ -141,7 +150,14 @@ def train_tracked(
     run_id = run.run_id if run else None
     first_epoch = 1 + (resume.epoch if resume is not None else 0)
     bar = batch_progress(cfg.train.epochs, first_epoch) if echo else None
-    network, history = train(cfg, on_epoch_end, checkpoint_file, resume, run_id, bar)
+
+    def log_checks(metrics: dict[str, float]) -> None:
+        if run is not None:
+            run.attempt(lambda: run.log_metrics(metrics), "logging the first checks")
+
+    network, history = train(
+        cfg, on_epoch_end, checkpoint_file, resume, run_id, bar, log_checks=log_checks
+    )
     write_outputs(cfg, network, history)
     if checkpoint_file is not None:
         checkpoint_file.unlink(missing_ok=True)
