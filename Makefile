@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test test-quick lint format params lock clean ui bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
+.PHONY: run test test-quick lint format params lock clean ui demo bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
@@ -31,6 +31,9 @@ test-quick: $(STAMP)  ## the same without the long runs of whole recipes on the 
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
+
+demo: $(STAMP)  ## the drawing page on http://127.0.0.1:8000 for models/model.npz (MODEL=models:/neuralscratch@champion, runs:/..., a .npz; PORT=...)
+	python -m pipeline.demo $(or $(MODEL),models/model.npz) --port $(or $(PORT),8000)
 
 cluster: $(STAMP)  ## SLURM, PostgreSQL, S3 and an MLflow server with logins, on 127.0.0.1 (state in .cluster/)
 	python -m pipeline.cluster start
