@@ -10,6 +10,7 @@ Nothing here imports the pipeline: the library stands on its own.
 
 from scratchnn.augment import RandomShiftRotate
 from scratchnn.builder import ACTIVATIONS, build_network, check_layers, mlp
+from scratchnn.dynamics import LayerDynamics
 from scratchnn.errors import LayerSpecError, WeightsError
 from scratchnn.initializers import (
     INITIALIZERS,
@@ -66,6 +67,7 @@ __all__ = [
     "EpochMetrics",
     "Flatten",
     "Layer",
+    "LayerDynamics",
     "LayerSpecError",
     "LeakyReLU",
     "MaxPool2D",

@@ -24,13 +24,12 @@ each coordinate takes the best agreement over the steps (rounding spoils the sma
 """
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from scratchnn.layer_paths import named_layers
+from scratchnn.layer_paths import named_layers, watching
 from scratchnn.layers.base import Layer
 from scratchnn.losses import SoftmaxCrossEntropy
 from scratchnn.network import Network
@@ -92,26 +91,6 @@ def check_array(
             continue
         worst = max(worst, error)
     return worst, len(chosen), kinks
-
-
-@contextmanager
-def recorded_inputs(network: Network) -> Iterator[dict[str, np.ndarray]]:
-    """While open, every forward pass of every layer (nested ones too) keeps a copy of its input,
-    by the layer's name; the layers are left as they were afterwards."""
-    seen: dict[str, np.ndarray] = {}
-    named = named_layers(network.layers)
-    for name, layer in named:
-
-        def recording(x, training=False, rng=None, _name=name, _forward=layer.forward):
-            seen[_name] = x.copy()
-            return _forward(x, training, rng)
-
-        layer.forward = recording  # type: ignore[method-assign]
-    try:
-        yield seen
-    finally:
-        for _, layer in named:
-            del layer.forward
 
 
 def backward_all(layers: list[Layer], dy: np.ndarray) -> np.ndarray:
@@ -200,7 +179,12 @@ class GradientCheck:
     def run(self) -> list[ArrayCheck]:
         """Every layer alone (in order, nested ones after their container), then the network."""
         state = self.network.state.copy()  # batch norm's running statistics move in training mode
-        with recorded_inputs(self.network) as inputs:
+        inputs: dict[str, np.ndarray] = {}
+
+        def record(name: str, layer: Layer, x: np.ndarray, y: np.ndarray) -> None:
+            inputs[name] = x.copy()
+
+        with watching(self.network.layers, record):
             self._loss(self.x.copy())
         checks = []
         for name, layer in named_layers(self.network.layers):

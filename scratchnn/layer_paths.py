@@ -6,9 +6,14 @@ it finds nested layers through the contract alone: a container holds its layers 
 ``Layer`` (its constructor's ``layers``) or in objects with such a list (a chain per path).
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
 
 from scratchnn.layers.base import Layer
+
+Watcher = Callable[[str, Layer, np.ndarray, np.ndarray], None]  # (name, layer, x, y)
 
 
 def layer_name(index: int, layer: Layer) -> str:
@@ -35,3 +40,25 @@ def named_layers(layers: Sequence[Layer], parent: str = "") -> list[tuple[str, L
                 seen.update(id(x) for x in inner)
                 named += named_layers(inner, f"{name}.{prefix}")
     return named
+
+
+@contextmanager
+def watching(layers: Sequence[Layer], watcher: Watcher) -> Iterator[None]:
+    """While open, every forward pass of every layer (nested ones too) calls
+    ``watcher(name, layer, x, y)`` before returning ``y``; ``x`` may already be overwritten when
+    the layer works in place. The layers are left as they were afterwards."""
+    named = named_layers(layers)
+    for name, layer in named:
+
+        def watched(x, training=False, rng=None, _name=name, _layer=layer, _forward=layer.forward):
+            kept = x.copy() if _layer.in_place else x
+            y = _forward(x, training, rng)
+            watcher(_name, _layer, kept, y)
+            return y
+
+        layer.forward = watched  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for _, layer in named:
+            del layer.forward

@@ -13,9 +13,14 @@ def test_first_checks_are_printed_logged_and_leave_training_alone(tmp_path, smal
     overrides = tiny_overrides(tmp_path, small_csvs, epochs=1)
     prepare(validate(compose(overrides)))
     logged: list[dict[str, float]] = []
-    plain, _ = train(validate(compose(overrides)), log_checks=logged.append)
+
+    def log_checks(values: dict[str, float], step: int) -> None:
+        if step == 0:
+            logged.append(values)
+
+    plain, _ = train(validate(compose(overrides)), log_metrics=log_checks)
     checked, _ = train(
-        validate(compose([*overrides, "train.overfit_batch=20"])), log_checks=logged.append
+        validate(compose([*overrides, "train.overfit_batch=20"])), log_metrics=log_checks
     )
     out = capsys.readouterr().out
     assert "initial loss" in out and "ln(10) = 2.303" in out
