@@ -55,6 +55,7 @@ class OptimizerName(Enum):
     sgd = "sgd"
     momentum = "momentum"
     adam = "adam"
+    adamw = "adamw"
 
 
 class ScheduleName(Enum):
@@ -107,10 +108,13 @@ def prepare_settings(data: DataConfig) -> dict[str, Any]:
 class ModelConfig:
     """The MLP shorthand (``hidden_sizes`` with ``activation``, ``dropout``, ``batch_norm``:
     conf/model/mlp.yaml), or an explicit list of ``layers`` for inputs of ``input_shape``
-    (conf/model/cnn.yaml), which then decides the architecture alone. Each layer is a mapping
-    with a ``type`` (dense, conv2d, maxpool2d, avgpool2d, flatten, dropout, batchnorm, relu,
-    leaky_relu, sigmoid, tanh, gelu) and that layer's settings, checked by scratchnn's own
-    layer classes when a stage starts (``pipeline.network.factory.check_model``)."""
+    (conf/model/cnn.yaml, lstm.yaml, vit.yaml), which then decides the architecture alone.
+    Each layer is a mapping with a ``type`` (a name in ``scratchnn.LAYER_TYPES``: dense,
+    conv2d, maxpool2d, avgpool2d, global_avgpool, flatten, dropout, batchnorm, residual,
+    layernorm, lstm, gru, patch_embed, class_token, position_embed, attention, token_pool,
+    transformer_block, relu, leaky_relu, sigmoid, tanh, gelu) and that layer's settings,
+    checked by scratchnn's own layer classes when a stage starts
+    (``pipeline.network.factory.check_model``); a residual block nests its own ``layers``."""
 
     hidden_sizes: list[int] = field(default_factory=list)
     activation: Activation = Activation.relu  # after each hidden dense layer
@@ -127,9 +131,10 @@ class OptimizerConfig:
     name: OptimizerName = MISSING
     lr: float = MISSING  # the base rate that the schedule starts from
     momentum: float = 0.9  # momentum only
-    beta1: float = 0.9  # adam only
-    beta2: float = 0.999  # adam only
-    eps: float = 1e-8  # adam only
+    beta1: float = 0.9  # adam and adamw
+    beta2: float = 0.999  # adam and adamw
+    eps: float = 1e-8  # adam and adamw
+    weight_decay: float = 0.01  # adamw only: decoupled, params *= 1 - lr·wd, on weights only
 
 
 @dataclass
@@ -139,6 +144,7 @@ class ScheduleConfig:
     step_size: int = 10  # step: epochs between drops
     gamma: float = 0.5  # step and exponential: the factor per drop / per epoch
     min_lr: float = 0.0  # cosine: the rate it decays towards
+    warmup_epochs: int = 0  # a linear rise to optimizer.lr first; the schedule runs after it
 
 
 @dataclass
@@ -149,6 +155,7 @@ class TrainConfig:
     weight_decay: float = MISSING  # L2 penalty wd/2·|θ|², on every parameter
     overfit_batch: int = 0  # first memorise this many images on a copy of the network; 0: off
     diagnostics: bool = True  # per-layer statistics every epoch (weights, gradients, units)
+    clip_norm: float | None = None  # scale each step's gradient down to this global norm
 
 
 @dataclass
@@ -224,6 +231,12 @@ def check_ranges(cfg: Config) -> None:
         value = getattr(cfg.optimizer, key)
         _check(0 <= value < 1, f"optimizer.{key}", value, "it must be in [0, 1)")
     _check(cfg.optimizer.eps > 0, "optimizer.eps", cfg.optimizer.eps, "it must be > 0")
+    _check(
+        cfg.optimizer.weight_decay >= 0,
+        "optimizer.weight_decay",
+        cfg.optimizer.weight_decay,
+        "it must be >= 0",
+    )
     if cfg.schedule.decay is not None:
         _check(cfg.schedule.decay >= 0, "schedule.decay", cfg.schedule.decay, "it must be >= 0")
     _check(
@@ -237,6 +250,19 @@ def check_ranges(cfg: Config) -> None:
         "it must be between 0 and optimizer.lr",
     )
     _check(cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "it must be >= 1")
+    _check(
+        0 <= cfg.schedule.warmup_epochs < cfg.train.epochs,
+        "schedule.warmup_epochs",
+        cfg.schedule.warmup_epochs,
+        "it must be >= 0 and leave the schedule at least one of train.epochs",
+    )
+    if cfg.train.clip_norm is not None:
+        _check(
+            cfg.train.clip_norm > 0,
+            "train.clip_norm",
+            cfg.train.clip_norm,
+            "it must be > 0, or null for no clipping",
+        )
     _check(
         cfg.train.weight_decay >= 0, "train.weight_decay", cfg.train.weight_decay, "it must be >= 0"
     )

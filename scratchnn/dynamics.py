@@ -11,7 +11,9 @@ learning process"; Karpathy, "A Recipe for Training Neural Networks"), per layer
 - ReLU (and leaky ReLU): the fraction of dead units, those never positive on any image of a
   sample; sigmoid and tanh: the fraction of saturated outputs (beyond 0.99 of their range),
   where the gradient all but vanishes;
-- batch norm: the mean of its running mean and of its running variance over the channels.
+- batch norm: the mean of its running mean and of its running variance over the channels;
+- attention: the entropy of its weights, in nats, averaged over images, heads and tokens:
+  ln T when every token attends evenly to all T, 0 when each looks at one token only.
 
 The gradient and update statistics are averaged over a sample of the epoch's batches (about
 ``SAMPLED_BATCHES``), the activations measured at the epoch's end in evaluation mode on a fixed
@@ -44,6 +46,9 @@ def output_statistics(layer: Layer, y: np.ndarray) -> dict[str, float]:
     if layer.type_name in SATURATING:
         low, high = SATURATING[layer.type_name]
         found["saturated_fraction"] = float(np.mean((y < low) | (y > high)))
+    weights = getattr(layer, "attention_weights", None)  # (sample, heads, T, T), rows sum to 1
+    if weights is not None:
+        found["attention_entropy"] = float(-(weights * np.log(weights + 1e-30)).sum(-1).mean())
     for name in ("running_mean", "running_var"):
         if name in layer.state:
             found[name] = float(layer.state[name].mean())

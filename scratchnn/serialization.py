@@ -5,7 +5,10 @@ types and settings, input shape, dtype) as a NumPy string, so ``np.load(allow_pi
 reads it. The arrays are each layer's parameters and state under ``layer{i}_{name}``, where i
 counts the layers that hold arrays (1, 2, ...): ``layer1_weights`` (5, 5, 1, 16) of a first
 convolution, ``layer3_running_mean`` of a batch norm. An MLP's are exactly the original script's
-``layer{i}_weights`` (n_in, n_out) / ``layer{i}_biases`` (1, n_out).
+``layer{i}_weights`` (n_in, n_out) / ``layer{i}_biases`` (1, n_out). A container's arrays
+carry its prefixed names: ``layer3_0.weights`` of a residual block's first layer,
+``layer3_shortcut.1.running_var`` of its projection's batch norm; the architecture's nested
+``layers`` rebuild it.
 
 Files without ``architecture`` (written before it existed) and the original's folders of
 ``.npy`` files load as the ReLU MLP they hold (see ``original_layout``).

@@ -327,8 +327,10 @@ def test_conf_holds_the_groups_and_options_the_readme_lists():
     assert groups == 4  # data, optimizer, schedule, experiment (model is listed by file)
     listing = conf_listing()
     assert {"defaults", "dtype", "train"} <= set(config)
-    assert set(config["train"]) >= {"epochs", "batch_size", "seed", "weight_decay"}
-    assert "train.{epochs,batch_size,seed,weight_decay}" in listing["conf/config.yaml"]
+    assert set(config["train"]) >= {"epochs", "batch_size", "seed", "weight_decay", "clip_norm"}
+    assert set(config["schedule"]) == {"warmup_epochs"}
+    assert "train.{epochs,batch_size,seed,weight_decay,clip_norm}" in listing["conf/config.yaml"]
+    assert "schedule.warmup_epochs" in listing["conf/config.yaml"]
     mlp = yaml.safe_load((PROJECT_ROOT / "conf" / "model" / "mlp.yaml").read_text())
     assert mlp["hidden_sizes"] == [128, 64]
     assert {"activation", "dropout", "batch_norm", "initializer"} <= set(mlp)

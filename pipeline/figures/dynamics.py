@@ -18,6 +18,7 @@ PANELS = (
     ("saturated_fraction", "saturated sigmoid/tanh outputs", False),
     ("running_mean", "batch norm: running mean", False),
     ("running_var", "batch norm: running variance", False),
+    ("attention_entropy", "attention entropy (nats; ln T: even)", False),
 )
 COLUMNS = 3
 HEALTHY_UPDATE_RATIO = 1e-3  # drawn as a dashed line: the rule of thumb (CS231n)

@@ -3,11 +3,14 @@ layer makes of one test digit.
 
 - ``first_layer_figure``: a dense first layer's 784 input weights of each unit as a 28x28 tile
   (the "templates" it matches), or a first convolution's kernels, one tile per filter (the
-  strokes and edges it looks for). Blue is negative, red positive, white zero, each tile on its
-  own symmetric scale.
+  strokes and edges it looks for), a patch embedding's map of a patch to each token value, one
+  tile per value, or a recurrent layer's input weights, one tile per gate (the pixels of a row
+  down, the units across). Blue is negative, red positive, white zero, each tile on its own
+  symmetric scale.
 - ``activations_figure``: one image through the network, layer by layer in evaluation mode:
-  feature maps of convolutional layers (the first channels) as small images, flat layers as
-  a bar of their values, the last as the class probabilities.
+  feature maps of convolutional layers (the first channels) as small images, sequences (steps
+  or tokens down, features across) as one image, flat layers as a bar of their values, the
+  last as the class probabilities.
 """
 
 import math
@@ -24,9 +27,18 @@ MAX_MAPS = 8  # feature maps drawn per convolutional layer
 
 
 def first_layer_weights(network: sn.Network) -> tuple[str, np.ndarray]:
-    """``(kind, tiles)``: the first layer with weights, as (n, h, w) tiles (one per unit or
-    filter, at most ``MAX_TILES``). A convolution's kernels are averaged over input channels."""
+    """``(kind, tiles)``: the first layer with weights, as (n, h, w) tiles (one per unit,
+    filter, token value or gate, at most ``MAX_TILES``). A convolution's kernels and a patch
+    embedding's maps are averaged over input channels."""
     for i, layer in enumerate(network.layers):
+        if isinstance(layer, sn.PatchEmbed):
+            p, maps = layer.patch, np.asarray(layer.linear.W, dtype=np.float64)  # (p*p*c, dim)
+            tiles = maps.reshape(p, p, layer.channels, -1).mean(axis=2).transpose(2, 0, 1)
+            return f"layers[{i}]: patch_embed, each token value's {p}x{p} map", tiles[:MAX_TILES]
+        if isinstance(layer, sn.LSTM | sn.GRU):
+            weights = np.asarray(layer.W, dtype=np.float64)  # (features, gates * units)
+            tiles = weights.reshape(layer.n_in, layer.gates, layer.units).transpose(1, 0, 2)
+            return f"layers[{i}]: {layer.type_name} input weights, one tile per gate", tiles
         if isinstance(layer, sn.Conv2D):
             kernels = np.asarray(layer.W, dtype=np.float64)  # (k, k, c_in, filters)
             tiles = kernels.mean(axis=2).transpose(2, 0, 1)  # (filters, k, k)
@@ -40,7 +52,9 @@ def first_layer_weights(network: sn.Network) -> tuple[str, np.ndarray]:
             return f"layers[{i}]: dense, each unit's {weights.shape[0]} input weights", tiles[
                 :MAX_TILES
             ]
-    raise ValueError("the network's first layer with weights is neither conv2d nor dense")
+    raise ValueError(
+        "the network's first layer with weights is none of conv2d, dense, patch_embed, lstm, gru"
+    )
 
 
 def first_layer_figure(network: sn.Network, columns: int = 8) -> Figure:
@@ -101,6 +115,10 @@ def activations_figure(network: sn.Network, image: np.ndarray, label: int | None
                 ax = figure.add_subplot(grid[row, 1 + c])
                 ax.imshow(out[:, :, c], cmap="magma", interpolation="nearest")
                 ax.set_axis_off()
+        elif out.ndim == 2:  # (steps or tokens, features): one image, a row per step
+            ax = figure.add_subplot(grid[row, 1:])
+            ax.imshow(out, cmap="magma", aspect="auto", interpolation="nearest")
+            ax.set_axis_off()
         else:
             ax = figure.add_subplot(grid[row, 1:])
             values = probabilities if row == len(outputs) else out

@@ -35,7 +35,7 @@ def first_checks(
         copy = build_network(cfg, n_inputs=x.shape[1], n_classes=network.n_outputs)
         rng = np.random.default_rng([cfg.train.seed, 2])  # dropout's, apart from training's
         result = overfit_batch(
-            copy, build_optimizer(cfg), cfg.optimizer.lr, x, y, rng, OVERFIT_MAX_STEPS
+            copy, build_optimizer(cfg, copy), cfg.optimizer.lr, x, y, rng, OVERFIT_MAX_STEPS
         )
         lines.append(result.line())
         metrics["checks/overfit_steps"] = -1 if result.steps is None else result.steps

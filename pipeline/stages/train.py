@@ -72,7 +72,7 @@ def train(
         validation = load_split(cfg.paths.prepared, "val")
     assert y is not None and validation[1] is not None
     network = build_network(cfg, n_inputs=x.shape[1], n_classes=N_CLASSES)
-    optimizer = build_optimizer(cfg)
+    optimizer = build_optimizer(cfg, network)
     rng = np.random.default_rng([cfg.train.seed, 1])  # batch order, apart from the init draws
     history: list[sn.EpochMetrics] = []
     stamp = checkpoint.fingerprint(cfg) if checkpoint_file is not None else ""
@@ -128,6 +128,7 @@ def train(
             rng=rng,
             validation=(validation[0].astype(network.dtype, copy=False), validation[1]),
             weight_decay=cfg.train.weight_decay,
+            clip_norm=cfg.train.clip_norm,
             on_epoch_end=after_epoch,
             start_epoch=len(history),
             augment=build_augment(cfg),

@@ -50,7 +50,7 @@ def epoch_seconds(
 
     sn.fit(
         network,
-        build_optimizer(cfg),
+        build_optimizer(cfg, network),
         build_schedule(cfg),
         x,
         y,
@@ -59,6 +59,7 @@ def epoch_seconds(
         rng=np.random.default_rng([cfg.train.seed, 1]),
         validation=validation,
         weight_decay=cfg.train.weight_decay,
+        clip_norm=cfg.train.clip_norm,
         on_epoch_end=after_epoch,
         on_batch_end=on_batch_end if dynamics is not None else None,
     )

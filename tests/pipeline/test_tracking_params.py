@@ -19,3 +19,13 @@ def test_the_mlp_shorthand_keeps_its_keys():
     params = flatten(config_tree(validate(compose([]))))
     assert params["model.hidden_sizes"] == [128, 64] and params["optimizer.lr"] == 0.002
     assert params["model.layers"] is None and params["data.augment.shift"] == 0
+
+
+def test_a_residual_blocks_layers_are_numbered_inside_it():
+    params = flatten(config_tree(validate(compose(["experiment=resnet"]))))
+    assert params["model.layers.3.type"] == "residual"
+    assert params["model.layers.3.layers.0.filters"] == 16
+    assert params["model.layers.7.layers.0.stride"] == 2
+    assert params["model.layers.3.layers.1.type"] == "batchnorm"
+    assert params["optimizer.name"] == "adamw" and params["optimizer.weight_decay"] == 0.05
+    assert params["schedule.warmup_epochs"] == 1 and params["train.clip_norm"] is None

@@ -82,3 +82,23 @@ def train(watch: bool) -> np.ndarray:
 
 def test_watching_leaves_the_weights_bit_identical():
     np.testing.assert_array_equal(train(watch=True), train(watch=False))
+
+
+def test_attention_entropy_is_ln_t_when_every_token_attends_evenly():
+    network = sn.build_network(
+        [
+            {"type": "patch_embed", "patch": 3, "dim": 4},
+            {"type": "attention", "heads": 2},
+            {"type": "token_pool", "mode": "mean"},
+            {"type": "dense", "units": 3},
+        ],
+        (6, 6, 1),
+        rng=np.random.default_rng(0),
+        dtype=np.float64,
+    )
+    x = np.random.default_rng(1).random((5, 36))
+    attention = network.layers[1]
+    attention.params["qkv_weights"][:, :8] = 0.0  # q = k = bias = 0: every score equal
+    attention.params["qkv_biases"][...] = 0.0
+    stats = LayerDynamics(network, x).epoch_end()
+    assert stats["layers/1_attention/attention_entropy"] == pytest.approx(np.log(4))

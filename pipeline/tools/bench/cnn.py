@@ -187,7 +187,7 @@ def measure_cnn(
     cfg = validate(compose([*base_overrides, RECIPE, "dtype=float32"]))
     x = x.astype(np.float32, copy=False)
     network = build_network(cfg, n_inputs=x.shape[1], n_classes=N_CLASSES)
-    optimizer = TimedOptimizer(build_optimizer(cfg))
+    optimizer = TimedOptimizer(build_optimizer(cfg, network))
     rng = np.random.default_rng([cfg.train.seed, 1])
     assert cfg.train.batch_size is not None
     products = NetworkProducts(network, len(x), cfg.train.batch_size)

@@ -62,7 +62,7 @@ def params_with(tmp_path, dotted: str, value) -> None:
             "optimizer.momentun",
             0.9,
             "error: params.yaml: optimizer.momentun: Key 'momentun' not in 'OptimizerConfig'; "
-            "allowed keys: name, lr, momentum, beta1, beta2, eps",
+            "allowed keys: name, lr, momentum, beta1, beta2, eps, weight_decay",
         ),
         (
             "train.epochs",
@@ -77,9 +77,9 @@ def params_with(tmp_path, dotted: str, value) -> None:
         ),
         (
             "optimizer.name",
-            "adamw",
-            "error: params.yaml: optimizer.name: Invalid value 'adamw', expected one of "
-            "[sgd, momentum, adam]",
+            "lamb",
+            "error: params.yaml: optimizer.name: Invalid value 'lamb', expected one of "
+            "[sgd, momentum, adam, adamw]",
         ),
         (
             "optimizer.lr",
