@@ -79,13 +79,16 @@ def layer_outputs(network: sn.Network, digit: np.ndarray) -> tuple[np.ndarray, l
 
 def shown(values: np.ndarray) -> dict[str, Any]:
     """A layer's output as the page draws it: image-shaped ones (h, w, c) as their first
-    channels, flat ones as their first units; rounded, to keep the answer small."""
+    channels, sequences (T, D) as one map, flat ones as their first units; rounded, to keep the
+    answer small."""
     if values.ndim == 3:
         channels = values[:, :, :CHANNELS_SHOWN]
         return {
             "shape": list(values.shape),
             "maps": np.round(np.moveaxis(channels, 2, 0), 3).tolist(),
         }
+    if values.ndim == 2:  # a sequence (steps or tokens, features): one map, a row per step
+        return {"shape": list(values.shape), "maps": [np.round(values, 3).tolist()]}
     flat = values.reshape(-1)
     return {"shape": list(values.shape), "units": np.round(flat[:UNITS_SHOWN], 3).tolist()}
 

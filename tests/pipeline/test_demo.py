@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.config import PROJECT_ROOT
 from pipeline.data.digit_frame import frame_digit
-from pipeline.demo.server import Demo, serve
+from pipeline.demo.server import Demo, serve, shown
 from pipeline.network.models import load_model
 from tests.browser import Browser
 from tests.pipeline.test_plots import CHROMIUM, require_tool
@@ -167,3 +167,11 @@ def test_strokes_drawn_on_the_page_are_classified(demo_url, tmp_path):
         assert browser.evaluate("document.querySelectorAll('.bar').length") == 10
         screenshot(browser, tmp_path / "demo.png")
         assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_each_kind_of_layer_output_has_its_panel():
+    maps = shown(np.ones((28, 28, 16)))
+    assert maps["shape"] == [28, 28, 16] and np.array(maps["maps"]).shape == (8, 28, 28)
+    sequence = shown(np.ones((17, 64)))  # tokens or steps: one map, a row each
+    assert np.array(sequence["maps"]).shape == (1, 17, 64)
+    assert len(shown(np.ones(1000))["units"]) == 256
