@@ -13,8 +13,9 @@ PYTHON := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test test-quick lint format params lock clean ui demo bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
+.PHONY: run test test-quick lint format params lock clean ui demo docs docs-serve bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
 
 run: $(STAMP)  ## fetch -> prepare -> train -> evaluate on real MNIST
 	@# DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
@@ -32,8 +33,14 @@ ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
 
-demo: $(STAMP)  ## the drawing page on http://127.0.0.1:8000 for models/model.npz (MODEL=models:/neuralscratch@champion, runs:/..., a .npz; PORT=...)
-	python -m pipeline.demo $(or $(MODEL),models/model.npz) --port $(or $(PORT),8000)
+demo: $(STAMP)  ## the drawing page on http://127.0.0.1:8080 for models/model.npz (MODEL=models:/neuralscratch@champion, runs:/..., a .npz; PORT=...)
+	python -m pipeline.demo $(or $(MODEL),models/model.npz) --port $(or $(PORT),8080)
+
+docs: $(STAMP)  ## the guides as a website in site/ (mkdocs --strict: a broken link or anchor fails; fetches nothing)
+	mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)  ## the guides' website on http://127.0.0.1:8000 (PORT=... to change), rebuilt on every edit
+	mkdocs serve --strict --dev-addr 127.0.0.1:$(or $(PORT),8000)
 
 cluster: $(STAMP)  ## SLURM, PostgreSQL, S3 and an MLflow server with logins, on 127.0.0.1 (state in .cluster/)
 	python -m pipeline.cluster start
@@ -83,4 +90,4 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 clean: ## remove the environment and what the pipeline made (not the DVC cache, not data/kaggle/)
-	rm -rf $(VENV) data/raw data/prepared models dvc_plots outputs multirun .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/raw data/prepared models dvc_plots outputs multirun site .pytest_cache .ruff_cache

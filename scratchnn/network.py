@@ -120,6 +120,11 @@ class Network:
                     f"layer_sizes is for MLPs: layers[{i}] ({layer.type_name}) maps "
                     f"{layer.input_shape} to {layer.output_shape}"
                 )
+            if not isinstance(layer, Dense) and layer.decayed_names():
+                raise ValueError(
+                    f"layer_sizes is for MLPs: layers[{i}] ({layer.type_name}) holds weights "
+                    "of layers of its own"
+                )
         return [self.input_shape[0], *(layer.n_out for layer in self.dense_layers)]
 
     def describe(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""The README's `make` targets, run by the real `make` on a copy of the Makefile. The programs
-they start (dvc, pytest, ruff, mlflow, ...) are stand-ins on the environment's PATH that record
-how they were called: what is checked is what each target runs, as the README says; the
-programs themselves have their own tests."""
+"""The `make` targets the README and the guides name, run by the real `make` on a copy of the
+Makefile. The programs they start (dvc, pytest, ruff, mlflow, ...) are stand-ins on the
+environment's PATH that record how they were called: what is checked is what each target runs, as
+they say; the programs themselves have their own tests."""
 
 import os
 import shutil
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from tests.guides import prose
 
-README = " ".join((PROJECT_ROOT / "README.md").read_text().split())
 MAKE = shutil.which("make")
 pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
 
@@ -34,6 +34,7 @@ PROGRAMS = [
     "neuralscratch-params",
     "neuralscratch-bench",
     "neuralscratch-bench-sweep",
+    "mkdocs",
 ]
 
 
@@ -109,8 +110,9 @@ def test_make_test_runs_the_suite_on_both_cores_and_test_quick_leaves_out_long(p
     assert make(project, "test-quick")[1] == ["pytest -n 3 -m not long"]
     addopts = (PROJECT_ROOT / "pyproject.toml").read_text().split("addopts = ", 1)[1]
     assert "--dist worksteal" in addopts.splitlines()[0]
-    assert "`make test` runs `pytest -n 3` (pytest-xdist, `--dist worksteal`)" in README
-    assert '`make test-quick` (`-m "not long"`)' in README
+    development = prose("development.md")
+    assert "`make test` runs `pytest -n 3` (pytest-xdist, `--dist worksteal`)" in development
+    assert '`make test-quick` (`-m "not long"`)' in development
 
 
 def test_make_params_passes_its_overrides_to_the_params_tool(project):
@@ -132,11 +134,23 @@ def test_make_ui_prints_the_training_view_and_serves_the_projects_store(project)
         "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning "
         "(the model-training view)"
     )
-    assert out.splitlines()[0] == line and line in README
+    assert out.splitlines()[0] == line and line in prose("tracking.md")
     store = f"sqlite:///{project}/mlflow.db"
     assert calls == [f"mlflow ui --backend-store-uri {store} --host 127.0.0.1 --port 5000"]
     out, calls = make(project, "ui", "PORT=5001")
     assert out.startswith("open http://127.0.0.1:5001/") and calls[0].endswith("--port 5001")
+
+
+def test_make_docs_builds_the_site_strictly_and_docs_serve_serves_it_on_loopback(project):
+    """README: "`make docs` builds it into `site/` ..., `make docs-serve` serves it on
+    http://127.0.0.1:8000"; both strict, so a broken link or anchor stops them."""
+    assert make(project, "docs")[1] == ["mkdocs build --strict --site-dir site"]
+    served = make(project, "docs-serve")[1]
+    assert served == ["mkdocs serve --strict --dev-addr 127.0.0.1:8000"]
+    assert make(project, "docs-serve", "PORT=8001")[1][0].endswith("127.0.0.1:8001")
+    readme = prose("README.md")
+    assert "`make docs` builds it into `site/`" in readme
+    assert "`make docs-serve` serves it on http://127.0.0.1:8000" in readme
 
 
 def test_the_cluster_targets_run_pipeline_cluster(project):

@@ -25,7 +25,7 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="an .npz, or a model URI")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free one (default 8000)")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free one (default 8080)")
     args = parser.parse_args()
     network = weights_from_uri(args.model) if is_model_uri(args.model) else load_model(args.model)
     server = serve(Demo(network, args.model), args.port)

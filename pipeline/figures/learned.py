@@ -14,6 +14,7 @@ layer makes of one test digit.
 """
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -27,30 +28,41 @@ MAX_TILES = 32  # units or filters drawn of the first layer
 MAX_MAPS = 8  # feature maps drawn per convolutional layer
 
 
+def in_order(layers: list[sn.Layer], name: str = "layers") -> Iterator[tuple[str, sn.Layer]]:
+    """``(where, layer)`` of every layer as the data meets it, a container's own ``layers``
+    included (``layers[3].layers[0]``), then the container itself (a residual block: the sum)."""
+    for i, layer in enumerate(layers):
+        where = f"{name}[{i}]"
+        nested = getattr(layer, "layers", None)
+        if isinstance(nested, list):
+            yield from in_order(nested, f"{where}.layers")
+        yield where, layer
+
+
 def first_layer_weights(network: sn.Network) -> tuple[str, np.ndarray]:
     """``(kind, tiles)``: the first layer with weights, as (n, h, w) tiles (one per unit,
     filter, token value or gate, at most ``MAX_TILES``). A convolution's kernels and a patch
     embedding's maps are averaged over input channels."""
-    for i, layer in enumerate(network.layers):
+    for where, layer in in_order(network.layers):
         if isinstance(layer, sn.PatchEmbed):
             p, maps = layer.patch, np.asarray(layer.linear.W, dtype=np.float64)  # (p*p*c, dim)
             tiles = maps.reshape(p, p, layer.channels, -1).mean(axis=2).transpose(2, 0, 1)
-            return f"layers[{i}]: patch_embed, each token value's {p}x{p} map", tiles[:MAX_TILES]
+            return f"{where}: patch_embed, each token value's {p}x{p} map", tiles[:MAX_TILES]
         if isinstance(layer, sn.LSTM | sn.GRU):
             weights = np.asarray(layer.W, dtype=np.float64)  # (features, gates * units)
             tiles = weights.reshape(layer.n_in, layer.gates, layer.units).transpose(1, 0, 2)
-            return f"layers[{i}]: {layer.type_name} input weights, one tile per gate", tiles
+            return f"{where}: {layer.type_name} input weights, one tile per gate", tiles
         if isinstance(layer, sn.Conv2D):
             kernels = np.asarray(layer.W, dtype=np.float64)  # (k, k, c_in, filters)
             tiles = kernels.mean(axis=2).transpose(2, 0, 1)  # (filters, k, k)
-            return f"layers[{i}]: conv2d kernels {layer.kernel}x{layer.kernel}", tiles[:MAX_TILES]
+            return f"{where}: conv2d kernels {layer.kernel}x{layer.kernel}", tiles[:MAX_TILES]
         if isinstance(layer, sn.Dense):
             weights = np.asarray(layer.W, dtype=np.float64)  # (n_in, units)
             side = math.isqrt(weights.shape[0])
             if side * side != weights.shape[0]:
                 break
             tiles = weights.T.reshape(-1, side, side)  # (units, 28, 28)
-            return f"layers[{i}]: dense, each unit's {weights.shape[0]} input weights", tiles[
+            return f"{where}: dense, each unit's {weights.shape[0]} input weights", tiles[
                 :MAX_TILES
             ]
     raise ValueError(

@@ -229,6 +229,14 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def run_params(cfg: Config) -> dict[str, Any]:
+    """The configuration as a run's params, flattened, but for ``paths.*``: where one machine keeps
+    its files says nothing to compare runs by (``config.yaml``, logged beside, has them)."""
+    tree = config_tree(cfg)
+    del tree["paths"]
+    return flatten(tree)
+
+
 def config_tree(cfg: Config) -> dict[str, Any]:
     tree = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True, enum_to_str=True)
     assert isinstance(tree, dict)
@@ -392,7 +400,7 @@ def start_run(
         name = run_name[:RUN_NAME_LIMIT] if run_name else run_name
         run = client.create_run(experiment_id, run_name=name, tags=all_tags)
     tracked = Run(client, run.info.run_id, experiment_id)
-    tracked.log_params(flatten(config_tree(cfg)))
+    tracked.log_params(run_params(cfg))
     tracked.log_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)), "config.yaml")
     return tracked
 

@@ -29,6 +29,14 @@ def test_conv_first_layer_tiles_are_its_kernels():
     np.testing.assert_array_equal(tiles[2], network.layers[0].W[:, :, 0, 2])
 
 
+def test_a_first_layer_inside_a_residual_block_is_found_there():
+    specs = [{"type": "residual", "layers": [{**CNN[0], "filters": 1}, {"type": "relu"}]}]
+    network = sn.build_network([*specs, *CNN], (28, 28, 1), rng=np.random.default_rng(0))
+    kind, tiles = learned.first_layer_weights(network)
+    assert kind == "layers[0].layers[0]: conv2d kernels 3x3" and tiles.shape == (1, 3, 3)
+    np.testing.assert_array_equal(tiles[0], network.layers[0].layers[0].W[:, :, 0, 0])
+
+
 def test_layer_outputs_end_in_the_networks_own_logits():
     network = sn.build_network(CNN, (28, 28, 1), rng=np.random.default_rng(1))
     image = np.random.default_rng(2).random(784).astype(np.float32)

@@ -83,11 +83,13 @@ def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_
     (only,) = experiment_runs(client)
     assert only.info.status == "FINISHED"
     # the whole resolved config under dotted keys (each layer's own): every setting of
-    # params.yaml, and the schema's defaults of those it leaves out (optimizer.momentum, ...)
+    # params.yaml, and the schema's defaults of those it leaves out (optimizer.momentum, ...);
+    # no local path: paths.* are where this machine keeps its files, not a setting
     written = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    expected = {key: str(value) for key, value in dotted(written)}
+    expected = {key: str(value) for key, value in dotted(written) if not key.startswith("paths.")}
     params = only.data.params
     assert {key: params.get(key) for key in expected} == expected
+    assert not [key for key in params if key.startswith("paths.")]
     assert {key.split(".")[0] for key in set(params) - set(expected)} <= set(written)
     assert params["optimizer.momentum"] == "0.9"  # a default params.yaml leaves out
     assert params["model.layers.0.units"] == "16" and params["model.layers.1.type"] == "relu"

@@ -71,7 +71,7 @@ def first_state_dtypes(optimizer) -> set:
     return {v.dtype for v in vars(optimizer).values() if isinstance(v, np.ndarray)}
 
 
-@pytest.mark.parametrize("make", [Momentum, Adam])
+@pytest.mark.parametrize("make", [Momentum, Adam, lambda: AdamW(0.1, np.arange(4) > 0)])
 def test_state_round_trip_continues_identically(make):
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(4) for _ in range(3)]

@@ -202,3 +202,10 @@ def test_errors_name_the_nested_key(inner, message):
             name="model.layers",
         )
     assert message in str(error.value)
+
+
+def test_an_mlp_with_a_residual_block_has_no_layer_sizes():
+    specs = [{"type": "dense", "units": 6}, {"type": "residual", "layers": [DENSE | {"units": 6}]}]
+    network = build_network([*specs, DENSE], (4,), rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"layers\[1\] \(residual\) holds weights"):
+        network.layer_sizes  # noqa: B018 (a property that refuses)

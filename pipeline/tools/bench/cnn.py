@@ -157,6 +157,7 @@ def one_epoch(
         batch_size=cfg.train.batch_size,
         rng=rng,
         weight_decay=cfg.train.weight_decay,
+        clip_norm=cfg.train.clip_norm,
     )
     return metrics.seconds
 

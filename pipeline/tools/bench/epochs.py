@@ -76,6 +76,7 @@ class TrainingRun:
             batch_size=self.cfg.train.batch_size,
             rng=self.rng,
             weight_decay=self.cfg.train.weight_decay,
+            clip_norm=self.cfg.train.clip_norm,
         )
         if record:
             self.epochs.append(metrics.seconds)

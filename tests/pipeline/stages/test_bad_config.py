@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from pipeline.config import PROJECT_ROOT, compose, to_yaml
+from pipeline.config import compose, to_yaml
+from tests.guides import page
 from tests.test_stage_deps import stage_module, stages
 
 READS_PARAMS = ["fetch", "prepare", "train", "evaluate", "predict"]
@@ -46,7 +47,7 @@ def test_stage_commands_refuse_arguments_they_would_ignore(tmp_path, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
 
-README = (PROJECT_ROOT / "README.md").read_text()
+CONFIGURATION = page("configuration.md")
 
 
 def params_with(tmp_path, dotted: str, value) -> None:
@@ -101,9 +102,9 @@ def params_with(tmp_path, dotted: str, value) -> None:
     ],
 )
 def test_train_refuses_the_readmes_bad_configurations_with_its_lines(tmp_path, dotted, value, line):
-    """The README's error lines (Configuration; Other architectures), word for word, from the
-    `train` stage in a folder with no data: refused before reading any."""
-    assert line in README
+    """docs/configuration.md's error lines (Configuration; Other architectures), word for word, from
+    the `train` stage in a folder with no data: refused before reading any."""
+    assert line in CONFIGURATION
     params_with(tmp_path, dotted, value)
     result = run_stage(tmp_path, "train")
     assert (result.returncode, result.stderr) == (1, line + "\n")
