@@ -138,7 +138,7 @@ def write_figures(
     else:
         (reports / CURVES_PNG).unlink(missing_ok=True)
     if (reports / DYNAMICS_FILE).is_file():
-        figures.append(("Inside each layer, epoch by epoch", DYNAMICS_PNG))
+        figures.append(("Inside each layer, as it trained", DYNAMICS_PNG))
         table = pd.read_csv(reports / DYNAMICS_FILE)
         plots.save_png(dynamics.dynamics_figure(table, figures[-1][0]), reports / DYNAMICS_PNG)
     else:
