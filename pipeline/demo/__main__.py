@@ -32,7 +32,10 @@ def main() -> None:
     host, port = server.server_address[:2]
     print(f"drawing page for {args.model}: http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     with server:
-        server.serve_forever()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:  # Ctrl-C is how it ends: no error, nothing left behind
+            print("drawing page stopped", flush=True)
 
 
 if __name__ == "__main__":

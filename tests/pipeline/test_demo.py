@@ -175,3 +175,11 @@ def test_each_kind_of_layer_output_has_its_panel():
     sequence = shown(np.ones((17, 64)))  # tokens or steps: one map, a row each
     assert np.array(sequence["maps"]).shape == (1, 17, 64)
     assert len(shown(np.ones(1000))["units"]) == 256
+
+
+def test_the_server_listens_on_127_0_0_1_only():
+    server = serve(Demo(load_model(MODEL), str(MODEL)), 0)
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+    finally:
+        server.server_close()
