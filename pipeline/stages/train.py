@@ -59,14 +59,17 @@ def train(
     run_id: str | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
     log_metrics: Callable[[dict[str, float], int], None] | None = None,
+    dynamics_rows: list[dict[str, float]] | None = None,
 ) -> tuple[sn.Network, list[sn.EpochMetrics]]:
     """Train on ``paths.prepared`` and return the network and its whole per-epoch history.
 
     With ``checkpoint_file``, a checkpoint (naming MLflow run ``run_id``) is written after every
     epoch; with ``resume``, training goes on from such a checkpoint. A fresh start first runs
     the first checks (printed; their metrics to ``log_metrics(values, 0)``). With
-    ``train.diagnostics``, each epoch's per-layer statistics go to ``log_metrics(values, epoch)``.
+    ``train.diagnostics``, each epoch's per-layer statistics go to ``log_metrics(values, epoch)``
+    and, with their epoch, into ``dynamics_rows`` (those of a checkpoint's epochs first).
     """
+    rows = dynamics_rows if dynamics_rows is not None else []
     with phases.timed("data loading"):
         x, y = load_split(cfg.paths.prepared, "train")
         validation = load_split(cfg.paths.prepared, "val")
@@ -82,6 +85,7 @@ def train(
         optimizer.load_state(resume.optimizer)
         rng.bit_generator.state = resume.rng_state
         history = list(resume.history)
+        rows[:] = resume.dynamics
         print(f"resuming after epoch {resume.epoch} from a checkpoint", flush=True)
     else:
         with phases.timed("first checks"):
@@ -99,6 +103,7 @@ def train(
         if dynamics is not None:
             with phases.timed("diagnostics"):
                 values = dynamics.epoch_end()
+            rows.append({"epoch": metrics.epoch, **values})
             if log_metrics is not None:
                 log_metrics(values, metrics.epoch)
         if checkpoint_file is not None:
@@ -110,6 +115,7 @@ def train(
                 rng.bit_generator.state,
                 history,
                 run_id,
+                rows,
             )
             with phases.timed("checkpoints"):
                 checkpoint.save(checkpoint_file, state, stamp)
@@ -192,8 +198,6 @@ def train_tracked(
     dynamics: list[dict[str, float]] = []
 
     def log_metrics(values: dict[str, float], step: int) -> None:
-        if step:
-            dynamics.append({"epoch": step, **values})
         if run is not None:
             with phases.timed("tracking: logging epochs"):
                 run.attempt(
@@ -201,7 +205,14 @@ def train_tracked(
                 )
 
     network, history = train(
-        cfg, on_epoch_end, checkpoint_file, resume, run_id, bar, log_metrics=log_metrics
+        cfg,
+        on_epoch_end,
+        checkpoint_file,
+        resume,
+        run_id,
+        bar,
+        log_metrics=log_metrics,
+        dynamics_rows=dynamics,
     )
     write_outputs(cfg, network, history)
     write_text(Path(cfg.paths.reports) / DYNAMICS_FILE, dynamics_csv(dynamics))
