@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 # the panels, in reading order: (statistic, title, log scale)
 PANELS = (
@@ -55,6 +56,7 @@ def dynamics_figure(table: pd.DataFrame, title: str) -> Figure:
             ax.axhline(HEALTHY_UPDATE_RATIO, color="grey", linestyle="--", linewidth=1)
         ax.set_title(panel_title, fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
     for ax in axes[len(panels) :]:
