@@ -318,8 +318,7 @@ def load_params(path: str | Path = PARAMS_FILE) -> Config:
 # stage refuses the value: the workspace is left with that params.yaml and no model
 EXPERIMENT_RECOVERY = (
     "; `dvc exp run` wrote this into params.yaml: "
-    "`git checkout params.yaml reports && dvc checkout --allow-missing` brings back the "
-    "committed one and its outputs"
+    "`make baseline` brings back the committed one and its results"
 )
 
 

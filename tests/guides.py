@@ -9,6 +9,7 @@ GUIDES = PROJECT_ROOT / "docs"
 # every page a reader is told something on; docs/claims.md maps their claims to their checks
 PAGES = (
     "README.md",
+    "newcomer.md",
     "pipeline.md",
     "configuration.md",
     "library.md",

@@ -1,5 +1,5 @@
-"""What CI runs is what the README says: `.ci/run` installs the browser tests' tools, makes a
-missing one fail them, and draws Hypothesis's examples the same way on every rerun; the suite
+"""What CI runs is what docs/development.md says: `.ci/run` installs the browser tests' tools, makes
+a missing one fail them, and draws Hypothesis's examples the same way on every rerun; the suite
 starts its minute-long tests first, spread over the xdist workers."""
 
 from types import SimpleNamespace
@@ -65,8 +65,8 @@ def first_tests_per_worker(collection: list[str], workers: int) -> list[str]:
 
 @pytest.mark.parametrize("n_light", [20, 591])
 def test_the_minute_long_tests_head_the_workers_chunks(n_light):
-    """README: the minute-long tests start first, `experiment=seed` alone on one worker and the
-    others at the heads of the other workers' shares (tests/conftest.py's ``spread``)."""
+    """docs/development.md: the minute-long tests start first, `experiment=seed` alone on one worker
+    and the others at the heads of the other workers' shares (tests/conftest.py's ``spread``)."""
     heavy = ["seed", "make run", "slurm time limit", "dvc 1", "dvc 2"]
     light = [f"light {i}" for i in range(n_light)]
     ordered = spread(heavy, light, workers=3)

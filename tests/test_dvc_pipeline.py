@@ -241,7 +241,7 @@ def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     if model_md5 == committed_md5("models/model.npz"):  # the committed model, bit for bit
         assert metrics == json.loads((PROJECT_ROOT / "reports" / "metrics.json").read_text())
         assert right == 984
-        # README, "Reports": the hard digits it names are in the committed misclassified.png
+        # docs/pipeline.md, "Reports": its hard digits are in the committed misclassified.png
         network = load_model(project / "models" / "model.npz", dtype=np.dtype("float32"))
         x_test = np.load(project / "data" / "prepared" / "test_x.npy")
         y_test = np.load(project / "data" / "prepared" / "test_y.npy")
@@ -370,35 +370,3 @@ def test_an_identical_configuration_comes_back_from_the_run_cache(project):
     runs = client.search_runs([experiment_id])
     assert sorted(r.data.params["optimizer.lr"] for r in runs) == ["0.005", "0.01"]
     assert first_run["run_id"] in {r.info.run_id for r in runs}
-
-
-def test_a_refused_experiment_says_how_to_get_the_workspace_back(project):
-    """`dvc exp run -S optimizer.lr=0.0` leaves the refused value in params.yaml (so every later
-    `dvc repro` fails too); the error says how to recover, and that recipe works."""
-    write_digits_csv(project / "small" / "train.csv", 300, seed=1)
-    write_digits_csv(project / "small" / "test.csv", 100, seed=2)
-    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
-    commit(project)
-    run(project, "dvc", "exp", "run", "evaluate", "-S", "experiment=tiny")
-    commit(project)  # what a clone holds: params.yaml, dvc.lock and reports/ of a good run
-    model = (project / "models" / "model.npz").read_bytes()
-
-    refused = subprocess.run(
-        ["dvc", "exp", "run", "evaluate", "-S", "optimizer.lr=0.0"],
-        cwd=project,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert refused.returncode != 0
-    error = next(line for line in refused.stderr.splitlines() if line.startswith("error:"))
-    assert "optimizer.lr=0.0 is not allowed" in error
-    assert "`git checkout params.yaml reports && dvc checkout --allow-missing`" in error
-    assert "lr: 0.0" in (project / "params.yaml").read_text()
-
-    run(project, "git", "checkout", "params.yaml", "reports")
-    run(project, "dvc", "checkout", "--allow-missing")
-    assert (project / "models" / "model.npz").read_bytes() == model
-    status = json.loads(run(project, "dvc", "status", "evaluate", "--json").splitlines()[-1])
-    assert status == {}

@@ -70,8 +70,8 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_scratchnn_imports_numpy_only():
-    """README: "NumPy only, importable without the pipeline"; "scratchnn starts no threads and never
-    changes thread settings": no module of it imports anything but NumPy, itself and the
+    """docs/library.md: "NumPy only, importable without the pipeline"; "scratchnn starts no threads
+    and never changes thread settings": no module of it imports anything but NumPy, itself and the
     standard library, nor threads or thread control."""
     for path in sorted((PROJECT_ROOT / "scratchnn").rglob("*.py")):
         modules = imported_modules(path)
@@ -136,8 +136,9 @@ def test_requirements_lock_is_what_make_lock_writes():
     planned = subprocess.run(
         ["make", "-n", "lock"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     ).stdout
-    (recipe,) = re.findall(r"pip-compile (.*)", planned.replace("\\\n", " "))
-    recipe = recipe.replace("-o ", "--output-file=").split()
+    planned = planned.replace("\\\n", " ")
+    (recipe,) = re.findall(r"pip-compile (.* -o requirements\.lock .*)", planned)
+    recipe = recipe.replace("-o ", "--output-file=").replace("--extra ", "--extra=").split()
     (header,) = re.findall(r"^#    pip-compile (.*)$", LOCK, flags=re.MULTILINE)
     assert "--generate-hashes" in header.split() and header.endswith(" pyproject.toml")
     assert sorted(header.split()) == sorted(option for option in recipe if option != "--quiet")
@@ -163,8 +164,8 @@ def long_tests() -> set[str]:
 
 
 def test_the_long_tests_are_the_recipes_the_readme_names():
-    """README: "The tests marked `long` are the default recipe's 20 epochs (≥ 98.0 % on the test
-    set) and `experiment=seed`'s 300 (≈ 91 %)": those two, and no other."""
+    """docs/development.md: "The tests marked `long` are the default recipe's 20 epochs (≥ 98.0 % on
+    the test set) and `experiment=seed`'s 300 (≈ 91 %)": those two, and no other."""
     assert long_tests() == {
         "tests/test_dvc_pipeline.py::test_make_run_on_the_real_mnist_reaches_98_percent",
         "tests/test_recipes.py::test_experiment_seed_reproduces_the_original_at_91_percent",
@@ -174,8 +175,9 @@ def test_the_long_tests_are_the_recipes_the_readme_names():
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_every_stage_command_is_python_m_its_module(name):
-    """README: "Each stage is `python -m pipeline.stages.<name>`": the environment's ``python`` (so
-    the interpreter check in tests/pipeline/stages/test_interpreter.py applies to all)."""
+    """docs/pipeline.md: "Each stage is `python -m pipeline.stages.<name>`": the environment's
+    ``python`` (so the interpreter check in tests/pipeline/stages/test_interpreter.py applies to
+    all)."""
     command = STAGES[name]["cmd"].split()
     assert command[:3] == ["python", "-m", f"pipeline.stages.{name}"]
     assert (PROJECT_ROOT / "pipeline" / "stages" / f"{name}.py").is_file()
@@ -407,9 +409,47 @@ def test_the_resnet_recipe_is_what_the_readme_says():
     assert "resnet" not in measured  # "not yet in the table": once measured, the guide says so
 
 
+def test_the_sequence_recipes_are_what_the_guide_says():
+    """docs/configuration.md, *Recipes*: experiment=lstm and experiment=vit, their networks,
+    parameter counts and training, and that make bench-recipes has not measured them yet."""
+    lstm = validate(compose(["experiment=lstm"]))
+    assert list(lstm.model.input_shape) == [28, 28] and layer_types(lstm) == [
+        "lstm",
+        "lstm",
+        "dense",
+    ]
+    first, second, _ = lstm.model.layers
+    assert first["units"] == second["units"] == 128 and first["return_sequences"]
+    assert not second.get("return_sequences", False)
+    assert build_network(lstm, 784, 10).parameter_count == 213_258
+    assert lstm.optimizer.name.value == "adam" and lstm.optimizer.lr == 0.002
+    assert lstm.schedule.name.value == "cosine" and lstm.train.clip_norm == 1.0
+    assert lstm.train.weight_decay == 0 and lstm.train.epochs == 15
+
+    vit = validate(compose(["experiment=vit"]))
+    types = layer_types(vit)
+    assert types == ["patch_embed", "class_token", "position_embed", *["transformer_block"] * 6,
+                     "layernorm", "token_pool", "dense"]  # fmt: skip
+    assert vit.model.layers[0]["patch"] == 7 and vit.model.layers[0]["dim"] == 64
+    blocks = [layer for layer in vit.model.layers if layer["type"] == "transformer_block"]
+    assert all(b["heads"] == 4 and b["mlp_units"] == 128 for b in blocks)
+    assert vit.model.layers[-2]["mode"] == "class"
+    network = build_network(vit, 784, 10)
+    assert network.layers[0].output_shape == (16, 64) and network.parameter_count == 205_962
+    assert vit.optimizer.name.value == "adamw" and vit.optimizer.weight_decay == 0.05
+    assert vit.train.weight_decay == 0 and vit.schedule.warmup_epochs == 1
+    assert vit.schedule.name.value == "cosine" and vit.train.clip_norm == 1.0
+    assert vit.data.augment.shift == 2 and vit.data.augment.rotate == 10.0
+    assert vit.train.epochs == 25
+    guide = " ".join(page("configuration.md").split())
+    assert "213,258 parameters" in guide and "205,962 parameters" in guide
+    measured = json.loads((PROJECT_ROOT / "reports" / "recipes.json").read_text())
+    assert not {"lstm", "vit"} & set(measured)  # "not yet in the table"
+
+
 def test_dvc_yaml_takes_its_paths_from_conf_paths():
-    """README: "`dvc.yaml` templates its outputs from the same keys the stages read": no output or
-    dependency under data/, models/ or reports/ is written out literally."""
+    """docs/development.md: "`dvc.yaml` templates its outputs from the same keys the stages read":
+    no output or dependency under data/, models/ or reports/ is written out literally."""
     for name, stage in STAGES.items():
         paths = [
             *stage.get("deps", []),
@@ -520,7 +560,7 @@ def test_the_layout_has_the_files_the_readme_names():
 
 
 def test_every_tool_is_a_console_script_of_its_module():
-    """README: "Every tool is also a console script ... (the same as `python -m
+    """docs/development.md: "Every tool is also a console script ... (the same as `python -m
     pipeline.tools.<name>`)": the README's list is pyproject's, each script runs its module's
     own entry point."""
     import tomllib
@@ -550,7 +590,7 @@ def test_ci_runs_pip_check_before_the_tests():
 
 
 def test_each_test_worker_gets_its_share_of_blas_threads():
-    """README: "Each worker, and every process its tests start, gets one BLAS thread
+    """docs/development.md: "Each worker, and every process its tests start, gets one BLAS thread
     (`OMP_NUM_THREADS`, unless you set it)": what tests/conftest.py sets on import."""
     code = "import os, tests.conftest; print(os.environ.get('OMP_NUM_THREADS'))"
     base = {

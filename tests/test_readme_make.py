@@ -84,12 +84,18 @@ def test_make_builds_the_environment_from_the_hash_checked_lock(tmp_path):
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert planned[0] == "python3 -m venv .venv"
+    # first it says what the next minutes are for: pip's own lines say little
+    assert planned[0].startswith('echo "Building the environment in .venv from requirements.lock')
+    assert "takes a few minutes" in planned[1]
+    guide = (PROJECT_ROOT / "docs" / "newcomer.md").read_text()  # quoted where it is explained
+    assert all(line.removeprefix("echo ").strip('"') in guide for line in planned[:2])
+    assert planned[2] == "python3 -m venv .venv"
     install = [line for line in planned if "pip install" in line]
     # the locked pip first (a new venv's own pip may be too old for the lock), hash-checked
     assert "--require-hashes --no-deps -r .venv/pip.lock" in install[0]
     assert "--require-hashes -r requirements.lock" in install[1]
     assert "-e ." in install[2] and "--no-deps" in install[2]
+    assert not [line for line in install if "jupyterlab" in line or "notebook" in line]
     assert planned.index("touch .venv/.installed") < next(
         i for i, line in enumerate(planned) if "dvc repro" in line
     )
@@ -97,10 +103,49 @@ def test_make_builds_the_environment_from_the_hash_checked_lock(tmp_path):
 
 def test_make_run_builds_the_environment_then_runs_dvc_repro(project):
     out, calls = make(project, "run")
-    assert calls == ["dvc remote list", "dvc repro"]
+    assert calls == ["dvc remote list", "dvc repro", "python -m pipeline.tools.summary"]
     assert "Running stage 'train':" in out
     # no remote configured: DVC's advice to push is left out
     assert not [line for line in out.splitlines() if line.startswith("Use `dvc push`")]
+
+
+def test_make_baseline_restores_the_committed_files_then_reproduces_what_is_missing(project):
+    """`make baseline`: params.yaml, dvc.lock and reports/ from the last commit, the outputs
+    DVC's cache holds, then `dvc repro` for the rest (tests/test_baseline.py runs it for real)."""
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    planned = subprocess.run(
+        [MAKE, "-n", "baseline"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    assert "git checkout HEAD -- params.yaml dvc.lock reports" in planned
+    calls = make(project, "baseline", "-i")[1]  # -i: the empty repository has no HEAD
+    assert calls == [
+        "dvc checkout --allow-missing --force --quiet",
+        "dvc remote list",
+        "dvc repro",
+        "python -m pipeline.tools.summary",
+    ]
+
+
+def test_make_exps_shows_what_a_learner_compares(project):
+    (call,) = make(project, "exps")[1]
+    assert call.startswith("dvc exp show --drop .* --sort-by test.accuracy --sort-order desc")
+    columns = r"^(Experiment|optimizer\.lr|train\.batch_size|model\.hidden_sizes|"
+    assert call.endswith(f"--keep {columns}val\\.accuracy|test\\.accuracy)$")
+
+
+def test_make_notebook_installs_jupyterlab_apart_and_opens_the_tour(project):
+    shutil.copy2(PROJECT_ROOT / "requirements-notebook.lock", project)
+    (project / ".venv" / "bin" / "jupyter").write_text(STAND_IN)
+    (project / ".venv" / "bin" / "jupyter").chmod(0o755)
+    calls = make(project, "notebook")[1]
+    install = "-m pip install --quiet --disable-pip-version-check --require-hashes --no-deps"
+    assert calls == [
+        f"python {install} -r requirements-notebook.lock",
+        "jupyter lab --ip 127.0.0.1 --port 8888 notebooks/tour.ipynb",
+    ]
+    installed = (project / ".venv" / ".installed").stat().st_mtime  # in the future: see project
+    os.utime(project / ".venv" / ".notebook", (installed + 1, installed + 1))
+    assert make(project, "notebook")[1] == [calls[1]]  # installed once
 
 
 def test_make_test_runs_the_suite_on_both_cores_and_test_quick_leaves_out_long(project):

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -191,6 +192,9 @@ def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is 
     waited their turn for it made one train take minutes on a busy machine."""
     from mlflow import MlflowClient
 
+    # "Creating initial MLflow database tables...", "Updating database tables": MLflow's work,
+    # not the user's news (its warnings and errors still show)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     if urllib.parse.urlsplit(uri).password is not None:  # MLflow's run links would repeat it
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     if is_local_store(uri):

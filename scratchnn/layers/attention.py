@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from scratchnn.buffers import RowBuffer
+from scratchnn.buffers import ColumnBuffer, RowBuffer
 from scratchnn.layers.base import Arrays, Layer, Rng, Shape, register, require
 from scratchnn.layers.dense import Dense
 from scratchnn.layers.tokens import require_tokens
@@ -63,6 +63,8 @@ class SelfAttention(Layer):
         self._dprobs = RowBuffer((h, t, t), dtype)
         self._work = RowBuffer((h, t, t), dtype)
         self._row_stats = RowBuffer((h, t, 1), dtype)  # a max or a sum per row of P
+        self._rows_transposed = ColumnBuffer(t, dtype)  # (T, batch*heads*T), for the maxima
+        self._ones = np.ones(t, dtype)  # rows @ ones = each row's sum
         self._context = RowBuffer(self.input_shape, dtype)  # c: (batch, T, D)
         self._dqkv = RowBuffer(self.qkv.output_shape, dtype)  # (batch, T, 3D)
 
@@ -81,6 +83,21 @@ class SelfAttention(Layer):
         """(batch, T, D) as (batch, heads, T, dh), a view."""
         return c.reshape(len(c), self.tokens, self.heads, self.head_width).transpose(0, 2, 1, 3)
 
+    def row_sums(self, a: np.ndarray, out: np.ndarray) -> None:
+        """``out`` (batch, heads, T, 1) = the sum of each row of ``a`` (batch, heads, T, T), as
+        the product ``rows @ ones(T)``: NumPy's sums along a short last axis are several times
+        slower (measured at T = 17: 0.8 ms, the product 0.1 ms)."""
+        np.matmul(a.reshape(-1, self.tokens), self._ones, out=out.reshape(-1))
+
+    def row_maxima(self, a: np.ndarray, out: np.ndarray) -> None:
+        """``out`` (batch, heads, T, 1) = the largest value of each row of ``a``: a transposed
+        copy (T, rows) first, whose maxima over axis 0 run along whole rows (at T = 17: 0.4 ms,
+        against 1.3 ms for NumPy's maxima along the short last axis)."""
+        rows = a.reshape(-1, self.tokens)
+        transposed = self._rows_transposed.take(len(rows))
+        np.copyto(transposed, rows.T)
+        np.max(transposed, axis=0, out=out.reshape(-1))
+
     def forward(self, x: np.ndarray, training: bool = False, rng: Rng = None) -> np.ndarray:
         # x: (batch, T, D) -> y: (batch, T, D)
         n = len(x)
@@ -88,10 +105,10 @@ class SelfAttention(Layer):
         probs, stats = self._probs.take(n), self._row_stats.take(n)
         np.matmul(q, k.swapaxes(-1, -2), out=probs)  # scores S: (batch, heads, T, T)
         probs *= 1 / math.sqrt(self.head_width)
-        np.max(probs, axis=-1, keepdims=True, out=stats)
+        self.row_maxima(probs, stats)
         probs -= stats  # softmax(S) = softmax(S - max): exp stays <= 1
         np.exp(probs, out=probs)
-        np.sum(probs, axis=-1, keepdims=True, out=stats)
+        self.row_sums(probs, stats)
         probs /= stats  # P: each row sums to 1
         self._qkv_kept, self._probs_kept = (q, k, v), probs
         context = self._context.take(n)
@@ -114,7 +131,7 @@ class SelfAttention(Layer):
         np.matmul(dc, v.swapaxes(-1, -2), out=dprobs)  # dP = dc @ v.T
         work = self._work.take(n)
         np.multiply(dprobs, probs, out=work)
-        np.sum(work, axis=-1, keepdims=True, out=stats)  # sum over keys of dP * P
+        self.row_sums(work, stats)  # sum over keys of dP * P
         dprobs -= stats
         dprobs *= probs  # dS = P * (dP - sum(dP * P))
         dprobs *= 1 / math.sqrt(self.head_width)

@@ -45,9 +45,10 @@ class LayerNorm(Layer):
         self._rows_per_sample = math.prod(self.input_shape[:-1])
         self._x_hat = RowBuffer(self.input_shape, dtype)
         self._work = RowBuffer(self.input_shape, dtype)
-        self._stats = RowBuffer(self._rows_per_sample, dtype)  # one value per row
-        self._stats2 = RowBuffer(self._rows_per_sample, dtype)
-        self._stats3 = RowBuffer(self._rows_per_sample, dtype)
+        # one value per row (m of them): a mean, 1 / sqrt(var + eps), a mean in backward
+        self._means = RowBuffer(self._rows_per_sample, dtype)
+        self._inv_stds = RowBuffer(self._rows_per_sample, dtype)
+        self._other_means = RowBuffer(self._rows_per_sample, dtype)
         self._mean_of_row = np.full(self.d, 1 / self.d, dtype)  # rows @ it = each row's mean
         self._ones = np.ones((1, 0), dtype=dtype)  # (1, m): column sums as products
 
@@ -61,7 +62,7 @@ class LayerNorm(Layer):
         n = len(x)
         x2, y2 = x.reshape(-1, self.d), self.output(x).reshape(-1, self.d)
         x_hat = self._x_hat.take(n).reshape(-1, self.d)
-        mean, inv_std = self._stats.take(n).reshape(-1, 1), self._stats2.take(n).reshape(-1, 1)
+        mean, inv_std = self._means.take(n).reshape(-1, 1), self._inv_stds.take(n).reshape(-1, 1)
         np.matmul(x2, self._mean_of_row, out=mean[:, 0])  # (m,)
         np.subtract(x2, mean, out=x_hat)  # x - mean (x may be y: not needed again)
         np.multiply(x_hat, x_hat, out=y2)
@@ -88,8 +89,8 @@ class LayerNorm(Layer):
         if not need_dx:
             return None
         g *= self.gamma  # g = dy * gamma
-        mean_g = self._stats.take(len(dy)).reshape(-1, 1)  # (m, 1); the forward's mean is done
-        mean_gx = self._stats3.take(len(dy)).reshape(-1, 1)
+        mean_g = self._means.take(len(dy)).reshape(-1, 1)  # (m, 1); the forward's mean is done
+        mean_gx = self._other_means.take(len(dy)).reshape(-1, 1)
         np.matmul(g, self._mean_of_row, out=mean_g[:, 0])
         np.multiply(g, x_hat, out=work)
         np.matmul(work, self._mean_of_row, out=mean_gx[:, 0])

@@ -42,7 +42,8 @@ class TransformerBlock(Layer):
 
     def output_shape_for(self, input_shape: Shape) -> Shape:
         _, d = require_tokens(self, input_shape)
-        require(d % self.heads == 0, "heads", self.heads, f"the token width {d} must divide by it")
+        reason = f"the token width {d} must be divisible by it"
+        require(d % self.heads == 0, "heads", self.heads, reason)
 
         def dropped(*layers: Layer) -> list[Layer]:
             return [*layers, Dropout(self.dropout)] if self.dropout else list(layers)

@@ -26,9 +26,9 @@ def test_params_yaml_loads_and_validates():
 
 
 def test_the_default_recipe_is_the_readmes():
-    """README, "The default recipe": 784 -> 128 -> ReLU -> 64 -> ReLU -> 10, He initialisation,
-    Adam (lr 0.002) with a cosine schedule over 20 epochs, mini-batches of 128, L2 weight decay
-    5e-4, float32; 5,000 validation rows."""
+    """docs/configuration.md, "The default recipe": 784 -> 128 -> ReLU -> 64 -> ReLU -> 10, He
+    initialisation, Adam (lr 0.002) with a cosine schedule over 20 epochs, mini-batches of 128, L2
+    weight decay 5e-4, float32; 5,000 validation rows."""
     cfg = validate(compose())
     assert cfg.model.hidden_sizes == [128, 64] and cfg.model.layers is None
     assert cfg.model.activation.value == "relu" and cfg.model.initializer.value == "he_normal"

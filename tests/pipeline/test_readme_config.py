@@ -33,7 +33,8 @@ def test_every_activation_the_readme_names_is_accepted(activation):
 
 
 def test_every_layer_type_the_readme_names_is_registered():
-    """The layers README names, with the activations, are exactly scratchnn's registry."""
+    """The layers docs/configuration.md names, with the activations, are exactly scratchnn's
+    registry."""
     listed = set(names(LAYERS.group(1))) | set(names(ACTIVATIONS))
     assert listed == set(LAYER_TYPES)
 
@@ -54,8 +55,9 @@ def readme_overrides() -> list[list[str]]:
 
 
 def test_the_readmes_example_overrides_compose_and_validate():
-    """README, "Other architectures": each `dvc exp run -S` line and each job of the two sweeps
-    (`model=mlp,cnn`; `model.dropout=0,0.2,0.5`, whose jobs get dropout layers of that rate)."""
+    """docs/configuration.md, "Other architectures": each `dvc exp run -S` line and each job of the
+    two sweeps (`model=mlp,cnn`; `model.dropout=0,0.2,0.5`, whose jobs get dropout layers of that
+    rate)."""
     sets = readme_overrides()
     assert len(sets) == 4 + 2 + 3  # four exp runs, model=mlp,cnn, three dropouts
     rates = []

@@ -12,7 +12,7 @@ import pytest
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 
-from pipeline.config import PROJECT_ROOT, compose, to_yaml
+from pipeline.config import PROJECT_ROOT, compose, to_yaml, validate
 from tests.conftest import tiny_overrides, write_digits_csv
 from tests.guides import prose
 
@@ -72,15 +72,17 @@ def test_a_training_csv_without_labels_is_the_readmes_line(tmp_path):
 
 
 def test_an_option_conf_lacks_stops_in_hydras_words_as_dvc_shows_them():
-    """docs/troubleshooting.md, "DVC's own messages": `dvc exp run -S model=cnnn` stops in the
-    composition DVC asks Hydra for, which says "In 'config': Could not find 'model/cnnn'" and
-    lists the group's options, the files of conf/model/."""
+    """docs/troubleshooting.md, "DVC's own messages": `dvc exp run -S model=resnet` stops in the
+    composition DVC asks Hydra for, which says "In 'config': Could not find 'model/resnet'" and
+    lists the group's options, the files of conf/model/; `experiment=resnet` is the recipe."""
     with pytest.raises(MissingConfigException) as refused:
-        compose(["model=cnnn"])
+        compose(["model=resnet"])
     message = str(refused.value)
-    assert message.startswith("In 'config': Could not find 'model/cnnn'\n")
+    assert message.startswith("In 'config': Could not find 'model/resnet'\n")
     options = sorted(path.stem for path in (PROJECT_ROOT / "conf" / "model").glob("*.yaml"))
     listed = "".join(f"\t{option}\n" for option in options)
     assert f"\nAvailable options in 'model':\n{listed}" in message
-    shown = "`ERROR: unexpected error - In 'config': Could not find 'model/cnnn'`"
+    shown = "`ERROR: unexpected error - In 'config': Could not find 'model/resnet'`"
     assert f"{shown}, then `Available options in 'model':`" in TROUBLESHOOTING
+    assert "`dvc exp run -S experiment=resnet`" in TROUBLESHOOTING
+    assert validate(compose(["experiment=resnet"])).model.layers

@@ -1,5 +1,5 @@
-"""README, "The default recipe" and "Reports": the stages as `dvc repro` runs them (their
-``main``, reading params.yaml), twice from scratch on small generated CSVs."""
+"""docs/configuration.md, "The default recipe" and "Reports": the stages as `dvc repro` runs them
+(their ``main``, reading params.yaml), twice from scratch on small generated CSVs."""
 
 import contextlib
 import io
@@ -50,9 +50,9 @@ def two_runs(tmp_path_factory) -> tuple[tuple[Path, str], tuple[Path, str]]:
 
 
 def test_two_runs_of_the_stages_write_the_same_files_but_run_json(two_runs):
-    """README: "Two runs from scratch print the same losses to the last digit and write the same
-    model, history and metrics (only `reports/run.json`, the MLflow run's id, differs)"; the
-    history leaves out wall-clock time, so it is byte-identical."""
+    """docs/configuration.md: "Two runs from scratch print the same losses to the last digit and
+    write the same model, history and metrics (only `reports/run.json`, the MLflow run's id,
+    differs)"; the history leaves out wall-clock time, so it is byte-identical."""
     (a, first), (b, second) = two_runs
 
     def epochs(out: str) -> list[str]:  # the epoch lines without their seconds

@@ -148,9 +148,9 @@ def test_adam_resumes_from_a_state_that_holds_the_averages_m_and_v():
     ids=["SGD", "Momentum", "Adam", "AdamW"],
 )
 def test_a_step_makes_no_temporaries(make):
-    """README: "`SGD`, `Momentum`, `Adam`, each updating the flat buffer with no temporaries".
-    After the first step (which allocates the work arrays), steps allocate nothing the size of
-    the parameters; NumPy reports its array buffers to tracemalloc. Adam flushes subnormals
+    """docs/library.md: "`SGD`, `Momentum`, `Adam`, each updating the flat buffer with no
+    temporaries". After the first step (which allocates the work arrays), steps allocate nothing the
+    size of the parameters; NumPy reports its array buffers to tracemalloc. Adam flushes subnormals
     every 2 steps here, so the flush is among the steps measured."""
     rng = np.random.default_rng(0)
     params = rng.standard_normal(100_000).astype(np.float32)

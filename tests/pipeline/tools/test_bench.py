@@ -35,7 +35,7 @@ def test_flops_count_forward_weight_and_input_gradients_but_not_layer_1s(prepare
 
 
 def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys, monkeypatch):
-    """README: "The benchmark prints a note when the load average says the machine is busy"
+    """docs/speed.md: "The benchmark prints a note when the load average says the machine is busy"
     (a load average of 2.5 is made up for the run); and the output holds every configuration
     and target."""
     output = tmp_path / "bench.json"
