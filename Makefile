@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run baseline exps notebook test test-quick lint format params lock clean ui docs docs-serve bench bench-peers bench-sweep bench-loop bench-recipes cluster cluster-stop audit
+.PHONY: run baseline exps notebook test test-quick lint format params lock clean ui demo docs docs-serve bench bench-peers bench-sweep bench-loop bench-recipes cluster cluster-stop audit
 
 # DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
 # (Only stdout is filtered: progress bars on stderr still see the terminal.)
@@ -54,6 +54,9 @@ test-quick: $(STAMP)  ## the same without the long runs of whole recipes on the 
 ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000 (PORT=... to change)
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
+
+demo: $(STAMP)  ## the drawing page on http://127.0.0.1:8080 for models/model.npz (MODEL=models:/neuralscratch@champion, runs:/..., a .npz; PORT=...)
+	python -m pipeline.demo $(or $(MODEL),models/model.npz) --port $(or $(PORT),8080)
 
 docs: $(STAMP)  ## the guides as a website in site/ (mkdocs --strict: a broken link or anchor fails; fetches nothing)
 	mkdocs build --strict --site-dir site
