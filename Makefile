@@ -16,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run baseline exps notebook test test-quick lint format params lock clean ui docs docs-serve bench bench-sweep bench-loop bench-recipes cluster cluster-stop audit
+.PHONY: run baseline exps notebook test test-quick lint format params lock clean ui demo docs docs-serve bench bench-peers bench-sweep bench-loop bench-recipes cluster cluster-stop audit
 
 # DVC ends every repro with "Use `dvc push` ...": only true where a remote is configured.
 # (Only stdout is filtered: progress bars on stderr still see the terminal.)
@@ -55,6 +55,9 @@ ui: $(STAMP)  ## the MLflow UI over the project's store on http://127.0.0.1:5000
 	@echo "open http://127.0.0.1:$(or $(PORT),5000)/#/experiments?workflowType=machine_learning (the model-training view)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(or $(PORT),5000)
 
+demo: $(STAMP)  ## the drawing page on http://127.0.0.1:8080 for models/model.npz (MODEL=models:/neuralscratch@champion, runs:/..., a .npz; PORT=...)
+	python -m pipeline.demo $(or $(MODEL),models/model.npz) --port $(or $(PORT),8080)
+
 docs: $(STAMP)  ## the guides as a website in site/ (mkdocs --strict: a broken link or anchor fails; fetches nothing)
 	mkdocs build --strict --site-dir site
 
@@ -72,6 +75,22 @@ audit: $(STAMP)  ## known vulnerabilities in the locked packages (needs an advis
 
 bench: $(STAMP)  ## scratchnn speed against this machine's matrix-product floor (real MNIST)
 	neuralscratch-bench
+
+# PyTorch, for bench-peers only: an environment of its own over the project's packages (never
+# a dependency of the project). If it cannot be installed, the benchmark says so and runs the rest.
+PEERS := .venv-peers
+TORCH := torch==2.13.0
+
+bench-peers: $(STAMP)  ## scratchnn's CNN and MLP epochs against PyTorch's, interleaved in one process (after make run; about 5 min)
+	if [ ! -e $(PEERS)/.installed ]; then \
+	  $(PYTHON) -m venv $(PEERS) && \
+	  site=$$($(PEERS)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
+	  echo "import site; site.addsitedir('$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" > $$site/project-venv.pth && \
+	  $(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check $(TORCH) && \
+	  touch $(PEERS)/.installed || echo "bench-peers: $(TORCH) could not be installed into $(PEERS): timing scratchnn alone"; \
+	fi
+	if [ -e $(PEERS)/.installed ]; then $(PEERS)/bin/python -m pipeline.tools.bench.peers; \
+	else python -m pipeline.tools.bench.peers; fi
 
 bench-sweep: $(STAMP)  ## a 4-job learning-rate sweep, sequential vs joblib with 2 jobs (after make run)
 	neuralscratch-bench-sweep
@@ -131,4 +150,4 @@ $(NOTEBOOK_STAMP): $(STAMP) requirements-notebook.lock
 	touch $(NOTEBOOK_STAMP)
 
 clean: ## remove the environment and what the pipeline made (not the DVC cache, not data/kaggle/)
-	rm -rf $(VENV) data/raw data/prepared models dvc_plots outputs multirun site .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) data/raw data/prepared models dvc_plots outputs multirun site .pytest_cache .ruff_cache

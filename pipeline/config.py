@@ -156,6 +156,8 @@ class TrainConfig:
     batch_size: int | None = MISSING  # null: full batch (every step sees all training rows)
     seed: int = MISSING  # seeds initial weights and batch order
     weight_decay: float = MISSING  # L2 penalty wd/2·|θ|², on every parameter
+    overfit_batch: int = 0  # first memorise this many images on a copy of the network; 0: off
+    diagnostics: bool = True  # per-layer statistics every epoch (weights, gradients, units)
     clip_norm: float | None = None  # scale each step's gradient down to this global norm
 
 
@@ -266,6 +268,12 @@ def check_ranges(cfg: Config) -> None:
         )
     _check(
         cfg.train.weight_decay >= 0, "train.weight_decay", cfg.train.weight_decay, "it must be >= 0"
+    )
+    _check(
+        cfg.train.overfit_batch >= 0,
+        "train.overfit_batch",
+        cfg.train.overfit_batch,
+        "it must be >= 0 (0 turns the check off)",
     )
     if cfg.train.batch_size is not None:
         _check(

@@ -89,7 +89,10 @@ def all_or_nothing() -> Iterator[None]:
     _deferred.append(pending)
     try:
         yield
-        _deferred.remove(pending)
+        _deferred.pop()  # this block's list: the innermost (a stack, by identity)
+        if _deferred:  # inside another such block: its files take their places with its own
+            _deferred[-1].extend(pending)
+            return
         for temp, path in pending:
             with _named_refusals(path, None, None):
                 temp.replace(path)
@@ -98,8 +101,8 @@ def all_or_nothing() -> Iterator[None]:
             temp.unlink(missing_ok=True)
         raise
     finally:
-        if pending in _deferred:
-            _deferred.remove(pending)
+        if _deferred and _deferred[-1] is pending:
+            _deferred.pop()
 
 
 def _create_beside(path: Path, create: Callable[[Path], T], made: list[Path]) -> T:

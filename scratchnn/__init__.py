@@ -11,6 +11,7 @@ Nothing here imports the pipeline: the library stands on its own.
 
 from scratchnn.augment import RandomShiftRotate
 from scratchnn.builder import ACTIVATIONS, build_network, check_layers, mlp
+from scratchnn.dynamics import LayerDynamics
 from scratchnn.errors import LayerSpecError, WeightsError
 from scratchnn.initializers import (
     INITIALIZERS,
@@ -91,6 +92,7 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool",
     "Layer",
+    "LayerDynamics",
     "LayerNorm",
     "LayerSpecError",
     "LeakyReLU",

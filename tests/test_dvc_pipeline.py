@@ -160,8 +160,15 @@ def test_repro_reruns_exactly_what_changed(project):
         assert f'"text": "{title}"' in page
     assert "val_accuracy" in page and "predicted" in page
     assert "<script src" not in page  # vega is inline: the page renders offline
-    pngs = ("confusion", "misclassified", "training_curves", "first_layer", "activations")
-    for png in (f"{name}.png" for name in pngs):  # README: "... + the five PNGs"
+    pngs = (
+        "confusion",
+        "misclassified",
+        "training_curves",
+        "first_layer",
+        "activations",
+        "dynamics",
+    )
+    for png in (f"{name}.png" for name in pngs):  # README: "... + the six PNGs"
         assert png in page and any((project / "dvc_plots" / "static").glob(f"*{png}"))
 
     assert stages_run(run(project, "dvc", "repro", "predict")) == ["predict"]

@@ -173,6 +173,18 @@ def test_the_benchmark_targets_run_their_tools(project):
     assert make(project, "bench-loop")[1] == ["python -m pipeline.tools.bench_loop"]
 
 
+def test_make_bench_peers_times_scratchnn_alone_where_pytorch_cannot_be_installed(project):
+    """PyTorch goes into an environment of its own, never the project's; here its python is a
+    stand-in that makes no environment, so the install fails and the benchmark runs alone."""
+    out, calls = make(project, "bench-peers")
+    assert calls[0] == "python -m venv .venv-peers"
+    assert calls[-1] == "python -m pipeline.tools.bench.peers"
+    line = (
+        "bench-peers: torch==2.13.0 could not be installed into .venv-peers: timing scratchnn alone"
+    )
+    assert line in out.splitlines()
+
+
 def test_make_ui_prints_the_training_view_and_serves_the_projects_store(project):
     out, calls = make(project, "ui")
     line = (

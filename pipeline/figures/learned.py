@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 import scratchnn as sn
 from pipeline.figures import plots
+from pipeline.figures.blocks import block_rows
 
 IMAGE_SIDE = 28
 MAX_TILES = 32  # units or filters drawn of the first layer
@@ -104,10 +105,11 @@ def layer_outputs(network: sn.Network, image: np.ndarray) -> list[np.ndarray]:
 def activations_figure(network: sn.Network, image: np.ndarray, label: int | None) -> Figure:
     """``image`` (784,) in [0, 1] and what each layer makes of it (see the module)."""
     outputs = layer_outputs(network, image)
+    blocks = block_rows(network, image)  # attention heads, residual branches: none for an MLP
     logits = outputs[-1]
     probabilities = np.exp(logits - logits.max())
     probabilities /= probabilities.sum()
-    rows = len(outputs) + 1
+    rows = len(outputs) + 1 + len(blocks)
     figure = Figure(figsize=(10, 0.95 * rows + 0.5))
     truth = "" if label is None else f", true digit {label}"
     figure.suptitle(
@@ -142,6 +144,13 @@ def activations_figure(network: sn.Network, image: np.ndarray, label: int | None
                 ax.set_xticks(range(len(values)))
                 ax.set_ylim(0, 1)
                 ax.set_ylabel("p", fontsize=7)
+    for row, (label, panels) in enumerate(blocks, start=len(outputs) + 1):
+        _label(figure.add_subplot(grid[row, 0]), label)
+        for c, (title, values) in enumerate(panels[:MAX_MAPS]):
+            ax = figure.add_subplot(grid[row, 1 + c])
+            ax.imshow(values, cmap="magma", interpolation="nearest", aspect="auto")
+            ax.set_title(title, fontsize=7)
+            ax.set_axis_off()
     figure.subplots_adjust(left=0.01, right=0.99, bottom=0.03, top=0.93, hspace=0.6, wspace=0.15)
     return figure
 

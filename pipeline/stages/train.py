@@ -10,7 +10,7 @@ import scratchnn as sn
 from pipeline import phases
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
-from pipeline.data.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
+from pipeline.data.artifacts import DYNAMICS_FILE, HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
 from pipeline.io import all_or_nothing, atomic_file, write_text
 from pipeline.network import checkpoint
 from pipeline.network.factory import (
@@ -20,10 +20,12 @@ from pipeline.network.factory import (
     build_schedule,
     check_model,
 )
+from pipeline.network.first_checks import first_checks
 from pipeline.progress import batch_progress
 from pipeline.tracking import datasets, logged_model, mlflow_runs
 
 EXAMPLE_ROWS = 2  # validation images saved with the MLflow Model as its input example
+DYNAMICS_IMAGES = 512  # training images the per-layer activation statistics are measured on
 
 
 def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
@@ -36,6 +38,19 @@ def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
     return line + f"  {metrics.seconds:.1f}s"
 
 
+def both(
+    first: Callable[[int, int], None], second: Callable[[int, int], None] | None
+) -> Callable[[int, int], None]:
+    """One batch callback that calls ``first``, then ``second`` if there is one."""
+
+    def call(done: int, total: int) -> None:
+        first(done, total)
+        if second is not None:
+            second(done, total)
+
+    return call
+
+
 def train(
     cfg: Config,
     on_epoch_end: Callable[[sn.EpochMetrics], None] | None = None,
@@ -43,12 +58,18 @@ def train(
     resume: checkpoint.Checkpoint | None = None,
     run_id: str | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
+    log_metrics: Callable[[dict[str, float], int], None] | None = None,
+    dynamics_rows: list[dict[str, float]] | None = None,
 ) -> tuple[sn.Network, list[sn.EpochMetrics]]:
     """Train on ``paths.prepared`` and return the network and its whole per-epoch history.
 
     With ``checkpoint_file``, a checkpoint (naming MLflow run ``run_id``) is written after every
-    epoch; with ``resume``, training goes on from such a checkpoint.
+    epoch; with ``resume``, training goes on from such a checkpoint. A fresh start first runs
+    the first checks (printed; their metrics to ``log_metrics(values, 0)``). With
+    ``train.diagnostics``, each epoch's per-layer statistics go to ``log_metrics(values, epoch)``
+    and, with their epoch, into ``dynamics_rows`` (those of a checkpoint's epochs first).
     """
+    rows = dynamics_rows if dynamics_rows is not None else []
     with phases.timed("data loading"):
         x, y = load_split(cfg.paths.prepared, "train")
         validation = load_split(cfg.paths.prepared, "val")
@@ -64,10 +85,27 @@ def train(
         optimizer.load_state(resume.optimizer)
         rng.bit_generator.state = resume.rng_state
         history = list(resume.history)
+        rows[:] = resume.dynamics
         print(f"resuming after epoch {resume.epoch} from a checkpoint", flush=True)
+    else:
+        with phases.timed("first checks"):
+            lines, check_metrics = first_checks(cfg, network, (x, y), validation)
+        print("\n".join(lines), flush=True)
+        if log_metrics is not None:
+            log_metrics(check_metrics, 0)
+    dynamics = None
+    if cfg.train.diagnostics:
+        dynamics = sn.LayerDynamics(network, x[:DYNAMICS_IMAGES].astype(network.dtype))
+        on_batch_end = both(dynamics.on_batch_end, on_batch_end)
 
     def after_epoch(metrics: sn.EpochMetrics) -> None:
         history.append(metrics)
+        if dynamics is not None:
+            with phases.timed("diagnostics"):
+                values = dynamics.epoch_end()
+            rows.append({"epoch": metrics.epoch, **values})
+            if log_metrics is not None:
+                log_metrics(values, metrics.epoch)
         if checkpoint_file is not None:
             state = checkpoint.Checkpoint(
                 metrics.epoch,
@@ -77,6 +115,7 @@ def train(
                 rng.bit_generator.state,
                 history,
                 run_id,
+                rows,
             )
             with phases.timed("checkpoints"):
                 checkpoint.save(checkpoint_file, state, stamp)
@@ -108,6 +147,19 @@ def history_csv(history: list[sn.EpochMetrics]) -> str:
     """Per-epoch metrics for ``dvc plots``. Wall-clock seconds are left out: the file stays
     identical when the run is (the same weights give the same history, hence the same dvc.lock)."""
     table = pd.DataFrame([vars(m) for m in history]).drop(columns="seconds")
+    return table.to_csv(index=False, float_format="%.6g")
+
+
+def dynamics_csv(epochs: list[dict[str, float]]) -> str:
+    """The per-layer statistics, a row per epoch, layer and statistic (``epoch,layer,statistic,
+    value``), for ``evaluate``'s dynamics.png; only the header when ``train.diagnostics`` is off."""
+    rows = [
+        (values["epoch"], *key.split("/")[1:], value)
+        for values in epochs
+        for key, value in values.items()
+        if key.startswith("layers/")
+    ]
+    table = pd.DataFrame(rows, columns=["epoch", "layer", "statistic", "value"])
     return table.to_csv(index=False, float_format="%.6g")
 
 
@@ -144,8 +196,29 @@ def train_tracked(
     run_id = run.run_id if run else None
     first_epoch = 1 + (resume.epoch if resume is not None else 0)
     bar = batch_progress(cfg.train.epochs, first_epoch) if echo else None
-    network, history = train(cfg, on_epoch_end, checkpoint_file, resume, run_id, bar)
-    write_outputs(cfg, network, history)
+
+    dynamics: list[dict[str, float]] = []
+
+    def log_metrics(values: dict[str, float], step: int) -> None:
+        if run is not None:
+            with phases.timed("tracking: logging epochs"):
+                run.attempt(
+                    lambda: run.log_metrics(values, step), f"logging metrics of step {step}"
+                )
+
+    network, history = train(
+        cfg,
+        on_epoch_end,
+        checkpoint_file,
+        resume,
+        run_id,
+        bar,
+        log_metrics=log_metrics,
+        dynamics_rows=dynamics,
+    )
+    with all_or_nothing():
+        write_outputs(cfg, network, history)
+        write_text(Path(cfg.paths.reports) / DYNAMICS_FILE, dynamics_csv(dynamics), "dynamics")
     if checkpoint_file is not None:
         checkpoint_file.unlink(missing_ok=True)
     mlflow_runs.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run, cfg.tracking.experiment)

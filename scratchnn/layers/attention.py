@@ -115,6 +115,12 @@ class SelfAttention(Layer):
         np.matmul(probs, v, out=self.heads_of(context))  # c = P @ v
         return self.project.forward(context)
 
+    @property
+    def attention_weights(self) -> np.ndarray:
+        """P of the last forward pass (batch, heads, T, T): row i, how much token i took from
+        each token (what the learner's view and the per-layer statistics look at)."""
+        return self._probs_kept
+
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         # dy: (batch, T, D) -> dx: (batch, T, D)
         n, (q, k, v), probs = len(dy), self._qkv_kept, self._probs_kept

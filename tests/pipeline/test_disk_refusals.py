@@ -14,6 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from pipeline.config import Config, compose, to_yaml, validate
+from pipeline.io import all_or_nothing, write_text
 from pipeline.stages.evaluate import evaluate
 from pipeline.stages.prepare import prepare
 from pipeline.stages.train import train_tracked
@@ -229,3 +230,23 @@ def test_tools_that_write_into_a_read_only_folder_say_so_in_one_line(tmp_path, s
         code = f"from pipeline.cli import run_stage; run_stage(lambda: open({str(raw)!r}, 'w'))"
         refused(python(store, "-c", code), f"error: {raw}: read-only filesystem")
         assert list(folder.iterdir()) == []
+
+
+def test_outputs_written_together_take_their_places_with_the_outermost_block(tmp_path):
+    """train writes its weights and history in one block, inside another with the dynamics:
+    a failure after the inner block keeps every old file, and no temp file."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text("old first")
+    second.write_text("old second")
+    with pytest.raises(RuntimeError), all_or_nothing():
+        with all_or_nothing():
+            write_text(first, "new first")
+        assert first.read_text() == "old first"  # not yet: the outer block may still fail
+        write_text(second, "new second")
+        raise RuntimeError("the disk filled up")
+    assert snapshot(tmp_path) == {"first": b"old first", "second": b"old second"}
+    with all_or_nothing():
+        with all_or_nothing():
+            write_text(first, "new first")
+        write_text(second, "new second")
+    assert snapshot(tmp_path) == {"first": b"new first", "second": b"new second"}

@@ -20,6 +20,7 @@ FIGURES = [
     "training_curves.png",
     "first_layer.png",
     "activations.png",
+    "dynamics.png",
 ]
 
 
@@ -58,13 +59,18 @@ def test_two_runs_of_the_stages_write_the_same_files_but_run_json(two_runs):
         return [re.sub(r"\s+[\d.]+s$", "", line) for line in out.splitlines() if "epoch" in line]
 
     assert len(epochs(first)) == 3 and epochs(first) == epochs(second)
-    for name in ("models/model.npz", "reports/history.csv", "reports/metrics.json"):
+    for name in (
+        "models/model.npz",
+        "reports/history.csv",
+        "reports/metrics.json",
+        "reports/dynamics.csv",
+    ):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert "seconds" not in (a / "reports" / "history.csv").read_text()
 
 
 def test_evaluate_prints_its_report_and_writes_every_file_of_the_table(two_runs):
-    """The table of "Reports": report.md (printed), classes.csv, metrics.json, the five
+    """The table of "Reports": report.md (printed), classes.csv, metrics.json, the six
     figures, and the report's links to them."""
     (folder, out), _ = two_runs
     reports = folder / "reports"

@@ -98,6 +98,11 @@ def test_stage_run_holds_config_curves_test_metrics_and_weights(tmp_path, small_
     for metric in per_epoch:
         history = client.get_metric_history(only.info.run_id, metric)
         assert sorted(m.step for m in history) == [1, 2, 3], metric
+    for metric in ("layers/0_dense/update_ratio", "layers/1_relu/dead_fraction"):  # diagnostics
+        history = client.get_metric_history(only.info.run_id, metric)
+        assert sorted(m.step for m in history) == [1, 2, 3], metric
+    assert 1.5 < only.data.metrics["checks/initial_loss"] < 3.5  # the first checks, at step 0
+    assert (tmp_path / "reports" / "dynamics.png").is_file()
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     assert only.data.metrics["test_accuracy"] == metrics["test"]["accuracy"]
     assert only.data.metrics["test_loss"] == pytest.approx(metrics["test"]["loss"])

@@ -51,9 +51,11 @@ def trained(tmp_path_factory) -> Config:
 
 def assert_resume_is_bit_identical(cfg: Config) -> tuple[sn.Network, list[sn.EpochMetrics]]:
     """Train ``cfg`` (4 epochs) in one go, then again killed after epoch 2 and resumed from its
-    checkpoint: the same weights and state, bit for bit. Returns the network and its history."""
+    checkpoint: the same weights and state, bit for bit, and the same per-layer statistics.
+    Returns the network and its history."""
     prepare(cfg)
-    reference, reference_history = train(cfg)
+    reference_rows: list[dict[str, float]] = []
+    reference, reference_history = train(cfg, dynamics_rows=reference_rows)
 
     def stop_after_epoch_2(metrics: sn.EpochMetrics) -> None:
         if metrics.epoch == 2:
@@ -64,10 +66,12 @@ def assert_resume_is_bit_identical(cfg: Config) -> tuple[sn.Network, list[sn.Epo
         train(cfg, on_epoch_end=stop_after_epoch_2, checkpoint_file=path)
     saved = checkpoint.load(path, cfg)
     assert saved is not None and saved.epoch == 2
-    resumed, history = train(cfg, checkpoint_file=path, resume=saved)
+    rows: list[dict[str, float]] = []
+    resumed, history = train(cfg, checkpoint_file=path, resume=saved, dynamics_rows=rows)
     assert [m.epoch for m in history] == [1, 2, 3, 4]
     assert np.array_equal(resumed.params, reference.params)
     assert np.array_equal(resumed.state, reference.state)
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4] and rows == reference_rows
     return reference, reference_history
 
 
