@@ -74,6 +74,9 @@ def sweep(server, tmp_path_factory) -> dict:
             if not override.startswith("train.batch_size=")
         ),
         f"hydra.sweep.dir={folder / 'multirun'}",
+        # the run page's metrics: the curves, results and first checks; the per-layer
+        # statistics (dozens of curves) have their own tests (tests/pipeline/stages/test_dynamics.py)
+        "train.diagnostics=false",
     ]
     result = run_module("pipeline.tools.sweep", *arguments, cwd=PROJECT_ROOT, uri=server.uri)
     assert result.returncode == 0, result.stderr
@@ -430,15 +433,16 @@ def test_the_mlflow_ui_shows_runs_models_and_versions(sweep, server, registered)
         assert lines.index(parent) < min(lines.index(name) for name in names)  # under it
 
         best = sweep["best"]
+        logged_metrics = f"Metrics ({len(best.data.metrics)})"
         run_page = browser.open(
             f"{ui}/runs/{best.info.run_id}?workflowType=machine_learning",
-            "Metrics (8)",
+            logged_metrics,
             "Logged models (1)",
             "Ready",  # the logged model's row
             "mnist-train",
         )
         assert best.data.tags["mlflow.runName"] in run_page
-        metrics = run_page.split("Metrics (8)", 1)[1].split("Parameters", 1)[0].splitlines()
+        metrics = run_page.split(logged_metrics, 1)[1].split("Parameters", 1)[0].splitlines()
         for metric in ("train_loss", "val_accuracy", "test_accuracy"):
             value = float(metrics[metrics.index(metric) + 1])
             assert value == pytest.approx(best.data.metrics[metric]), metric

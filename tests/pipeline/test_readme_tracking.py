@@ -71,7 +71,6 @@ def test_credentials_in_the_uri_switch_off_mlflows_run_links(monkeypatch, uri, s
 STAGE = """\
 import json
 from pipeline.tracking import mlflow_runs
-from tests.guides import page
 print(json.dumps({"tags": mlflow_runs.dvc_tags(), "name": mlflow_runs.stage_run_name()}))
 """
 
