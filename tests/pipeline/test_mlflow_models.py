@@ -75,7 +75,7 @@ def sweep(server, tmp_path_factory) -> dict:
         ),
         f"hydra.sweep.dir={folder / 'multirun'}",
         # the run page's metrics: the curves, results and first checks; the per-layer
-        # statistics (dozens of curves) have their own tests (tests/pipeline/stages/test_dynamics.py)
+        # statistics (dozens of curves) are tested in tests/pipeline/stages/test_dynamics.py
         "train.diagnostics=false",
     ]
     result = run_module("pipeline.tools.sweep", *arguments, cwd=PROJECT_ROOT, uri=server.uri)
