@@ -4,13 +4,14 @@ A newcomer's reading order: ``layers`` (``base``, the contract every layer follo
 the activations, Conv2D, pooling, dropout, batch norm: forward next to backward, shapes in
 comments), ``losses`` (softmax + cross-entropy), ``network`` (how layers share one parameter
 buffer), ``builder`` (networks from lists of dicts), ``optimizers`` and ``schedules`` (how
-parameters move), ``training`` (the loop), ``augment`` and ``serialization``.
+parameters move), ``training`` (the loop), ``augment`` and ``flip``, and ``serialization``.
 Nothing here imports the pipeline: the library stands on its own.
 """
 
 from scratchnn.augment import RandomShiftRotate
 from scratchnn.builder import ACTIVATIONS, build_network, check_layers, mlp
 from scratchnn.errors import LayerSpecError, WeightsError
+from scratchnn.flip import RandomFlip, chain
 from scratchnn.initializers import (
     INITIALIZERS,
     glorot_normal,
@@ -72,6 +73,7 @@ __all__ = [
     "Momentum",
     "Network",
     "Optimizer",
+    "RandomFlip",
     "RandomShiftRotate",
     "ReLU",
     "Schedule",
@@ -82,6 +84,7 @@ __all__ = [
     "WeightsError",
     "accuracy",
     "build_network",
+    "chain",
     "check_layers",
     "confusion_matrix",
     "constant",

@@ -36,7 +36,9 @@ def code_blocks(text: str, language: str) -> list[str]:
 
 
 def resolved(path: str) -> str:
-    """A dvc.yaml path with ``${paths.*}`` filled in from conf/paths/default.yaml."""
+    """A dvc.yaml path with ``${paths.*}`` filled in from conf/paths/default.yaml, and
+    ``${data.name}`` with the default dataset's (the README's table shows the default)."""
+    path = path.replace("${data.name}", "mnist")
     return re.sub(r"\$\{paths\.(\w+)\}", lambda m: PATHS[m.group(1)], path)
 
 

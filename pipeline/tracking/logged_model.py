@@ -2,7 +2,9 @@
 
 ``log_model`` logs ``pipeline/tracking/pyfunc_model.py`` as a models-from-code ``pyfunc`` named
 ``model`` (``runs:/<id>/model``), with ``scratchnn`` shipped as code, the weights as an artifact, a
-signature (784 float pixel columns -> ``digit`` and ``p0``...``p9``) and an input example.
+signature (784 float pixel columns -> ``digit`` and ``p0``...``p9``, or for named classes
+``label``, ``class`` and ``p_<name>``), the class names as its ``model_config``, and an input
+example.
 """
 
 import importlib.metadata
@@ -21,15 +23,20 @@ REGISTERED_MODEL = "neuralscratch"
 REQUIREMENTS = ("mlflow-skinny", "numpy", "pandas")
 
 
-def signature():
-    """784 float pixel columns in [0, 1] -> the digit and the probability of each class."""
+def signature(classes: list[str]):
+    """784 float pixel columns in [0, 1] -> the predicted class (its number, and its name when
+    the classes are not the digits) and the probability of each class."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
+    from pipeline.tracking.pyfunc_model import output_columns
+
     inputs = Schema([ColSpec("float", f"pixel{i}") for i in range(N_PIXELS)])
-    outputs = Schema(
-        [ColSpec("long", "digit"), *(ColSpec("double", f"p{d}") for d in range(N_CLASSES))]
-    )
+    columns = output_columns(classes)
+    named = [ColSpec("long", columns[0])] + [
+        ColSpec("string", name) for name in columns[1:-N_CLASSES]
+    ]
+    outputs = Schema([*named, *(ColSpec("double", name) for name in columns[-N_CLASSES:])])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
@@ -58,11 +65,16 @@ def pinned_requirements() -> list[str]:
 
 
 def log_model(
-    tracking_uri: str, experiment_id: str, run_id: str, weights: Path, example: np.ndarray
+    tracking_uri: str,
+    experiment_id: str,
+    run_id: str,
+    weights: Path,
+    example: np.ndarray,
+    classes: list[str],
 ) -> str:
     """Log ``weights`` as the MLflow Model of run ``run_id`` (in ``experiment_id``: MLflow files
-    a logged model under the active experiment, not its run's); ``example``: a few input rows.
-    Returns the logged model's id."""
+    a logged model under the active experiment, not its run's); ``example``: a few input rows;
+    ``classes``: the name of each class. Returns the logged model's id."""
     import mlflow
     import pandas as pd
     from mlflow.models import Model
@@ -82,7 +94,8 @@ def log_model(
         python_model=pyfunc_model.__file__,
         artifacts={pyfunc_model.WEIGHTS: str(weights)},
         code_paths=[str(Path(sn.__file__).parent)],
-        signature=signature(),
+        signature=signature(classes),
+        model_config={pyfunc_model.CLASSES_KEY: classes},
         input_example=pd.DataFrame(example.astype(np.float32), columns=pyfunc_model.PIXELS),
         pip_requirements=pinned_requirements(),
     )
