@@ -136,16 +136,16 @@ def misclassified_figure(
     tiles = images[chosen].reshape(-1, *side)
     show_mosaic(ax, tiles, columns, MISTAKE_GAP, cmap="gray_r", vmin=0.0, vmax=1.0)
     names = dataset.classes
+    short = max(map(len, names)) <= 2  # digits: "true 4 → 9"; else "Shirt → T-shirt/top", smaller
     for i, index in enumerate(chosen):
         predicted = int(np.argmax(probabilities[index]))
         top, left = tile_origin(i, columns, side, MISTAKE_GAP)
-        mistake = f"{names[labels[index]]} → {names[predicted]}"
         ax.text(
             left + IMAGE_SIDE / 2 - 0.5,
             top - 1.5,
-            f"{'true ' if len(mistake) < 8 else ''}{mistake}\n"
+            f"{'true ' if short else ''}{names[labels[index]]} → {names[predicted]}\n"
             f"{probabilities[index, predicted]:.1%}  #{index}",
-            fontsize=9 if len(mistake) < 14 else 6.5,
+            fontsize=9 if short else 7,
             ha="center",
             va="bottom",
         )
