@@ -18,9 +18,20 @@ import scratchnn as sn
 from pipeline.data.artifacts import N_CLASSES, N_PIXELS
 
 ARTIFACT_NAME = "model"  # runs:/<id>/model
-REGISTERED_MODEL = "neuralscratch"
+REGISTERED_MODEL = "neuralscratch"  # MNIST's; another dataset's models get its name appended
+
 # What the model needs where it is loaded (`mlflow models serve --env-manager virtualenv`)
 REQUIREMENTS = ("mlflow-skinny", "numpy", "pandas")
+
+
+def registered_model(dataset: str) -> str:
+    """The registered model a run on ``dataset`` (its ``data.name``) becomes a version of: each
+    dataset has its own champion (a digit model's accuracy says nothing of clothes)."""
+    return (
+        REGISTERED_MODEL
+        if dataset == "mnist"
+        else f"{REGISTERED_MODEL}-{dataset.replace('_', '-')}"
+    )
 
 
 def signature(classes: list[str]):
