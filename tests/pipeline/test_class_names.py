@@ -75,10 +75,14 @@ def test_predict_writes_and_prints_class_names(tmp_path: Path) -> None:
     assert set(out["Class"]) <= set(NAMES) and len(out) == 20
 
 
-def test_the_mlflow_model_outputs_the_class_names(tmp_path: Path, monkeypatch) -> None:
+def test_the_mlflow_model_outputs_the_class_names_and_registers_apart(
+    tmp_path: Path, monkeypatch
+) -> None:
     import mlflow
 
+    from pipeline.tools.register import register_run
     from pipeline.tracking.logged_model import log_model
+    from pipeline.tracking.queries import METRIC
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -95,3 +99,8 @@ def test_the_mlflow_model_outputs_the_class_names(tmp_path: Path, monkeypatch) -
     assert out["label"].tolist() == network.predict(x).tolist()
     assert out["class"].tolist() == [NAMES[label] for label in out["label"]]
     assert loaded.metadata.signature.outputs.input_names()[:2] == ["label", "class"]
+    client.log_param(run_id, "data.name", "fashion_mnist")  # as train logs its configuration
+    client.log_metric(run_id, METRIC, 0.9)
+    registration = register_run(run_id)
+    assert registration.model == "neuralscratch-fashion-mnist"  # not MNIST's champion
+    assert "models:/neuralscratch-fashion-mnist@champion" in registration.summary(run_id)
