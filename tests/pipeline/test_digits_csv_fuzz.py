@@ -1,7 +1,7 @@
 """Fuzzing the CSV reader and the prepare stage: valid files, damaged at random.
 
-A valid file in any accepted form (any of the three layouts, with or without labels, LF, CRLF or CR, a
-quoted header or not, plain or gzip) is damaged at the byte, cell, line or header level. The
+A valid file in any accepted form (any of the three layouts, with or without labels, LF, CRLF or
+CR, a quoted header or not, plain or gzip) is damaged at the byte, cell, line or header level. The
 property: either the reader returns exactly what ``tests/pipeline/csv_reference.py`` (an
 independent plain reader) reads, or both refuse it, the reader with one line naming the file (and
 the line and column of a damaged cell). ``prepare`` then exits 1 with one ``error: <file>: ...``
