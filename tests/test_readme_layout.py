@@ -377,6 +377,21 @@ def test_the_recipes_are_what_the_readme_says():
     assert best.train.epochs == 40
 
 
+def test_the_fashion_recipes_are_what_the_readme_says():
+    """The Fashion-MNIST table: the default on clothes, the tuned MLP, the CNN."""
+    default, plain = validate(compose(["experiment=fashion"])), validate(compose([]))
+    assert default.data.name.value == "fashion_mnist" and default.model == plain.model
+    assert default.train == plain.train and not default.data.augment.flip
+    mlp = validate(compose(["experiment=fashion_mlp"]))
+    assert mlp.model.hidden_sizes == [256, 128] and mlp.model.dropout == 0.2
+    assert mlp.data.augment.flip and mlp.train.epochs == 40
+    cnn = validate(compose(["experiment=fashion_cnn"]))
+    augmented = validate(compose(["experiment=cnn_augmented"]))
+    assert cnn.model.layers == augmented.model.layers and cnn.data.name.value == "fashion_mnist"
+    assert cnn.data.augment.flip and cnn.data.augment.shift == 1 and cnn.data.augment.rotate == 0
+    assert cnn.train.epochs == 20
+
+
 def test_dvc_yaml_takes_its_paths_from_conf_paths():
     """README: "`dvc.yaml` templates its outputs from the same keys the stages read": no output or
     dependency under data/, models/ or reports/ is written out literally."""
