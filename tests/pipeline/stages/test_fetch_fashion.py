@@ -176,3 +176,14 @@ def test_real_fetch_of_debians_package(tmp_path: Path) -> None:
     assert np.bincount(test.labels).tolist() == [1000] * 10
     train = read_digits_csv(train_csv, require_labels=True)
     assert np.bincount(train.labels).tolist() == [6000] * 10
+
+
+def test_prepare_says_how_to_fetch_a_missing_dataset(tmp_path: Path) -> None:
+    """A sweep over data=fashion_mnist before any fetch: prepare names the command."""
+    from pipeline.config import validate
+    from pipeline.data.image_csv import DataError
+    from pipeline.stages.prepare import prepare
+
+    cfg = validate(compose(["data=fashion_mnist", f"paths.raw={tmp_path}"]))
+    with pytest.raises(DataError, match="`dvc exp run -S data=fashion_mnist`"):
+        prepare(cfg)
