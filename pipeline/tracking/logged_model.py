@@ -3,13 +3,15 @@
 ``log_model`` logs ``pipeline/tracking/pyfunc_model.py`` as a models-from-code ``pyfunc`` named
 ``model`` (``runs:/<id>/model``), with ``scratchnn`` shipped as code, the weights as an artifact, a
 signature (784 float pixel columns -> ``digit`` and ``p0``...``p9``, or for named classes
-``label``, ``class`` and ``p_<name>``), the class names as its ``model_config``, and an input
-example.
+``label``, ``class`` and ``p_<name>``), the class names as an artifact (``classes.json``; a
+``model_config`` would also be logged as the run's parameters), and an input example.
 """
 
 import importlib.metadata
+import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -96,18 +98,20 @@ def log_model(
     mlflow.set_experiment(experiment_id=experiment_id)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one per file, else
     logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # "Validating input example"
-    info = Model.log(
-        artifact_path=None,
-        name=ARTIFACT_NAME,
-        flavor=mlflow.pyfunc,
-        flavor_name="pyfunc.ModelFromCode",
-        run_id=run_id,
-        python_model=pyfunc_model.__file__,
-        artifacts={pyfunc_model.WEIGHTS: str(weights)},
-        code_paths=[str(Path(sn.__file__).parent)],
-        signature=signature(classes),
-        model_config={pyfunc_model.CLASSES_KEY: classes},
-        input_example=pd.DataFrame(example.astype(np.float32), columns=pyfunc_model.PIXELS),
-        pip_requirements=pinned_requirements(),
-    )
+    with tempfile.TemporaryDirectory(prefix="classes-") as folder:
+        names = Path(folder) / pyfunc_model.CLASSES_FILE
+        names.write_text(json.dumps(classes))
+        info = Model.log(
+            artifact_path=None,
+            name=ARTIFACT_NAME,
+            flavor=mlflow.pyfunc,
+            flavor_name="pyfunc.ModelFromCode",
+            run_id=run_id,
+            python_model=pyfunc_model.__file__,
+            artifacts={pyfunc_model.WEIGHTS: str(weights), pyfunc_model.CLASSES: str(names)},
+            code_paths=[str(Path(sn.__file__).parent)],
+            signature=signature(classes),
+            input_example=pd.DataFrame(example.astype(np.float32), columns=pyfunc_model.PIXELS),
+            pip_requirements=pinned_requirements(),
+        )
     return info.model_id

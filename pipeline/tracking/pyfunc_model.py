@@ -9,10 +9,13 @@ pipeline and needs only NumPy, pandas and MLflow, so it loads anywhere MLflow do
 
 Input: one row per image, the 784 pixels (``pixel0`` ... ``pixel783``, row-major 28x28, white
 ink on black) scaled to [0, 1]. Output, for digits: ``digit`` (the predicted class) and ``p0``
-... ``p9``, the probability of each class; for other classes (named in the model's
-``model_config``, e.g. Fashion-MNIST's): ``label`` (the predicted class's number), ``class``
+... ``p9``, the probability of each class; for other classes (named in the model's artifact
+``classes.json``, e.g. Fashion-MNIST's): ``label`` (the predicted class's number), ``class``
 (its name) and ``p_<name>`` for each class (``p_T-shirt/top`` ... ``p_Ankle boot``).
 """
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +30,8 @@ N_CLASSES = 10
 CHUNK_ROWS = 8192
 PIXELS = [f"pixel{i}" for i in range(N_PIXELS)]
 DIGITS = [str(digit) for digit in range(N_CLASSES)]
-CLASSES_KEY = "classes"  # in the model_config: the name of each class, in order
+CLASSES = "classes"  # the artifact naming each class, in order (a JSON list); none: digits
+CLASSES_FILE = "classes.json"
 
 
 def output_columns(classes: list[str]) -> list[str]:
@@ -44,7 +48,8 @@ class ImageClassifier(PythonModel):
         self.network = sn.load_weights(
             context.artifacts[WEIGHTS], n_inputs=N_PIXELS, n_outputs=N_CLASSES
         )
-        self.classes = list((context.model_config or {}).get(CLASSES_KEY, DIGITS))
+        names = context.artifacts.get(CLASSES)
+        self.classes = json.loads(Path(names).read_text()) if names else DIGITS
         self.columns = output_columns(self.classes)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:

@@ -99,6 +99,7 @@ def test_the_mlflow_model_outputs_the_class_names_and_registers_apart(
     assert out["label"].tolist() == network.predict(x).tolist()
     assert out["class"].tolist() == [NAMES[label] for label in out["label"]]
     assert loaded.metadata.signature.outputs.input_names()[:2] == ["label", "class"]
+    assert client.get_run(run_id).data.params == {}  # the names are an artifact, not parameters
     client.log_param(run_id, "data.name", "fashion_mnist")  # as train logs its configuration
     client.log_metric(run_id, METRIC, 0.9)
     registration = register_run(run_id)
