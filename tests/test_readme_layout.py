@@ -384,7 +384,7 @@ def test_the_fashion_recipes_are_what_the_readme_says():
     assert default.train == plain.train and not default.data.augment.flip
     mlp = validate(compose(["experiment=fashion_mlp"]))
     assert mlp.model.hidden_sizes == [256, 128] and mlp.model.dropout == 0.2
-    assert mlp.data.augment.flip and mlp.train.epochs == 40
+    assert not mlp.data.augment.flip and mlp.train.epochs == 40
     cnn = validate(compose(["experiment=fashion_cnn"]))
     augmented = validate(compose(["experiment=cnn_augmented"]))
     assert cnn.model.layers == augmented.model.layers and cnn.data.name.value == "fashion_mnist"
