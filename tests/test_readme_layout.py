@@ -383,8 +383,9 @@ def test_the_fashion_recipes_are_what_the_readme_says():
     assert default.data.name.value == "fashion_mnist" and default.model == plain.model
     assert default.train == plain.train and not default.data.augment.flip
     mlp = validate(compose(["experiment=fashion_mlp"]))
-    assert mlp.model.hidden_sizes == [256, 128] and mlp.model.dropout == 0.2
-    assert not mlp.data.augment.flip and mlp.train.epochs == 40
+    assert mlp.model.hidden_sizes == [512, 256] and mlp.model.dropout == 0.25
+    assert mlp.model.batch_norm and mlp.train.weight_decay == 1e-4 and mlp.train.epochs == 40
+    assert mlp.data.augment.shift == 1 and not mlp.data.augment.flip
     cnn = validate(compose(["experiment=fashion_cnn"]))
     augmented = validate(compose(["experiment=cnn_augmented"]))
     assert cnn.model.layers == augmented.model.layers and cnn.data.name.value == "fashion_mnist"
