@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipeline import phases
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, refusal_line
 
 # scratchnn's own user errors, by name: importing scratchnn here would put the whole network
 # library into the import closure (and the DVC deps) of stages that never touch it, like fetch
@@ -64,13 +64,20 @@ def shielded() -> Iterator[None]:
 @contextlib.contextmanager
 def user_errors_exit() -> Iterator[None]:
     """Errors the user can fix print as ``error: ...`` (exit 1), not a traceback; Ctrl-C and
-    SIGTERM exit 130 after temp files are removed and the MLflow run is marked KILLED."""
+    SIGTERM exit 130 after temp files are removed and the MLflow run is marked KILLED. So does
+    the machine's refusal of a write that ``pipeline.io`` did not name (a library's own file)."""
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
         yield
     except user_errors() as error:
         print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as error:
+        line = refusal_line(error)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted: no partial output was kept", file=sys.stderr)

@@ -8,14 +8,17 @@ reads any data, with the key's name in the message. Values ``conf/`` must give a
 """
 
 import dataclasses
+import difflib
 import math
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from pipeline.data.catalog import dataset
@@ -61,6 +64,7 @@ class OptimizerName(Enum):
     sgd = "sgd"
     momentum = "momentum"
     adam = "adam"
+    adamw = "adamw"
 
 
 class ScheduleName(Enum):
@@ -117,10 +121,13 @@ def prepare_settings(data: DataConfig) -> dict[str, Any]:
 class ModelConfig:
     """The MLP shorthand (``hidden_sizes`` with ``activation``, ``dropout``, ``batch_norm``:
     conf/model/mlp.yaml), or an explicit list of ``layers`` for inputs of ``input_shape``
-    (conf/model/cnn.yaml), which then decides the architecture alone. Each layer is a mapping
-    with a ``type`` (dense, conv2d, maxpool2d, avgpool2d, flatten, dropout, batchnorm, relu,
-    leaky_relu, sigmoid, tanh, gelu) and that layer's settings, checked by scratchnn's own
-    layer classes when a stage starts (``pipeline.network.factory.check_model``)."""
+    (conf/model/cnn.yaml, lstm.yaml, vit.yaml), which then decides the architecture alone.
+    Each layer is a mapping with a ``type`` (a name in ``scratchnn.LAYER_TYPES``: dense,
+    conv2d, maxpool2d, avgpool2d, global_avgpool, flatten, dropout, batchnorm, residual,
+    layernorm, lstm, gru, patch_embed, class_token, position_embed, attention, token_pool,
+    transformer_block, relu, leaky_relu, sigmoid, tanh, gelu) and that layer's settings,
+    checked by scratchnn's own layer classes when a stage starts
+    (``pipeline.network.factory.check_model``); a residual block nests its own ``layers``."""
 
     hidden_sizes: list[int] = field(default_factory=list)
     activation: Activation = Activation.relu  # after each hidden dense layer
@@ -137,9 +144,10 @@ class OptimizerConfig:
     name: OptimizerName = MISSING
     lr: float = MISSING  # the base rate that the schedule starts from
     momentum: float = 0.9  # momentum only
-    beta1: float = 0.9  # adam only
-    beta2: float = 0.999  # adam only
-    eps: float = 1e-8  # adam only
+    beta1: float = 0.9  # adam and adamw
+    beta2: float = 0.999  # adam and adamw
+    eps: float = 1e-8  # adam and adamw
+    weight_decay: float = 0.01  # adamw only: decoupled, params *= 1 - lr·wd, on weights only
 
 
 @dataclass
@@ -149,6 +157,7 @@ class ScheduleConfig:
     step_size: int = 10  # step: epochs between drops
     gamma: float = 0.5  # step and exponential: the factor per drop / per epoch
     min_lr: float = 0.0  # cosine: the rate it decays towards
+    warmup_epochs: int = 0  # a linear rise to optimizer.lr first; the schedule runs after it
 
 
 @dataclass
@@ -157,6 +166,9 @@ class TrainConfig:
     batch_size: int | None = MISSING  # null: full batch (every step sees all training rows)
     seed: int = MISSING  # seeds initial weights and batch order
     weight_decay: float = MISSING  # L2 penalty wd/2·|θ|², on every parameter
+    overfit_batch: int = 0  # first memorise this many images on a copy of the network; 0: off
+    diagnostics: bool = True  # per-layer statistics every epoch (weights, gradients, units)
+    clip_norm: float | None = None  # scale each step's gradient down to this global norm
 
 
 @dataclass
@@ -239,6 +251,12 @@ def check_ranges(cfg: Config) -> None:
         value = getattr(cfg.optimizer, key)
         _check(0 <= value < 1, f"optimizer.{key}", value, "it must be in [0, 1)")
     _check(cfg.optimizer.eps > 0, "optimizer.eps", cfg.optimizer.eps, "it must be > 0")
+    _check(
+        cfg.optimizer.weight_decay >= 0,
+        "optimizer.weight_decay",
+        cfg.optimizer.weight_decay,
+        "it must be >= 0",
+    )
     if cfg.schedule.decay is not None:
         _check(cfg.schedule.decay >= 0, "schedule.decay", cfg.schedule.decay, "it must be >= 0")
     _check(
@@ -253,7 +271,26 @@ def check_ranges(cfg: Config) -> None:
     )
     _check(cfg.train.epochs >= 1, "train.epochs", cfg.train.epochs, "it must be >= 1")
     _check(
+        0 <= cfg.schedule.warmup_epochs < cfg.train.epochs,
+        "schedule.warmup_epochs",
+        cfg.schedule.warmup_epochs,
+        "it must be >= 0 and leave the schedule at least one of train.epochs",
+    )
+    if cfg.train.clip_norm is not None:
+        _check(
+            cfg.train.clip_norm > 0,
+            "train.clip_norm",
+            cfg.train.clip_norm,
+            "it must be > 0, or null for no clipping",
+        )
+    _check(
         cfg.train.weight_decay >= 0, "train.weight_decay", cfg.train.weight_decay, "it must be >= 0"
+    )
+    _check(
+        cfg.train.overfit_batch >= 0,
+        "train.overfit_batch",
+        cfg.train.overfit_batch,
+        "it must be >= 0 (0 turns the check off)",
     )
     if cfg.train.batch_size is not None:
         _check(
@@ -264,17 +301,35 @@ def check_ranges(cfg: Config) -> None:
         )
 
 
+def too_large(tree: Any, prefix: str = "") -> Iterator[str]:
+    """The keys of ``tree`` whose value is an integer no float can hold."""
+    mapping = isinstance(tree, dict | DictConfig)
+    for key, value in tree.items() if mapping else enumerate(tree):
+        where = (f"{prefix}.{key}" if prefix else str(key)) if mapping else f"{prefix}[{key}]"
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            yield where
+        elif isinstance(value, dict | list | DictConfig | ListConfig):
+            yield from too_large(value, where)
+
+
 def validate(raw: DictConfig | dict) -> Config:
     """Check ``raw`` against the schema and return it as typed dataclasses."""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), raw)
         cfg = OmegaConf.to_object(merged)
+    except OverflowError:  # an integer beyond any float, for a float key
+        key = next(too_large(raw), "")
+        raise ConfigError(f"{key}: a number too large for a float") from None
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None)
         message = str(error).splitlines()[0]
         schema = getattr(error, "object_type", None)
         if isinstance(error, ConfigKeyError) and dataclasses.is_dataclass(schema):
-            message += f"; allowed keys: {', '.join(f.name for f in dataclasses.fields(schema))}"
+            allowed = [f.name for f in dataclasses.fields(schema)]
+            message += f"; allowed keys: {', '.join(allowed)}"
+            nearest = difflib.get_close_matches(str(getattr(error, "key", "")), allowed, n=1)
+            if nearest and key:
+                message += f"; did you mean {'.'.join([*str(key).split('.')[:-1], *nearest])}?"
         where = f"{key}: " if key else ""
         raise ConfigError(f"{where}{message}") from None
     assert isinstance(cfg, Config)
@@ -301,8 +356,7 @@ def load_params(path: str | Path = PARAMS_FILE) -> Config:
 # stage refuses the value: the workspace is left with that params.yaml and no model
 EXPERIMENT_RECOVERY = (
     "; `dvc exp run` wrote this into params.yaml: "
-    "`git checkout params.yaml reports && dvc checkout --allow-missing` brings back the "
-    "committed one and its outputs"
+    "`make baseline` brings back the committed one and its results"
 )
 
 
@@ -315,12 +369,27 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """Compose ``conf/config.yaml`` with Hydra overrides, as ``dvc exp run`` does."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+    from hydra.errors import HydraException
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    except (HydraException, ValueError) as error:  # Hydra's parser, its groups, its checks
+        raise ConfigError(f"overrides {' '.join(overrides)!r}: {one_line(error)}") from None
+
+
+def one_line(error: Exception) -> str:
+    """Hydra's multi-line message as one line: without its search path, caret and docs link."""
+    text = str(error).split("\nConfig search path:")[0]
+    lines = [line.strip() for line in text.splitlines()]
+    kept = [line for line in lines if line.strip("^") and not line.startswith("See https://")]
+    return " ".join(kept)
 
 
 def to_yaml(raw: DictConfig) -> str:
     """The text DVC writes to ``params.yaml`` for a composed config (interpolations resolved)."""
-    OmegaConf.resolve(raw)
+    try:
+        OmegaConf.resolve(raw)
+    except OmegaConfBaseException as error:  # an override ``${...}`` naming nothing
+        raise ConfigError(str(error).splitlines()[0]) from None
     return OmegaConf.to_yaml(raw)

@@ -1,4 +1,10 @@
-"""Writing outputs atomically: a reader (or DVC) sees the old file or the new one, never half."""
+"""Writing outputs atomically: a reader (or DVC) sees the old file or the new one, never half.
+
+When the machine refuses a write (a full disk, no permission, a read-only filesystem, an output
+path that is a folder or sits under a file), the temp files go, the old outputs stay as they
+were, and the error is one ``WriteRefused`` naming the output: ``data/prepared: no space left on
+device while writing the prepared splits (172 MB needed, 20 MB free)``.
+"""
 
 import contextlib
 import json
@@ -9,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-import numpy as np
+from pipeline.errors import NO_SPACE, WriteRefused, refusal
 
 
 def _umask() -> int:
@@ -36,6 +42,69 @@ def remove_stale_temps(path: str | Path) -> list[Path]:
     return stale
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB" if size >= 1e6 else f"{size / 1e3:,.0f} kB"
+
+
+def _free_space(path: Path) -> int:
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    return shutil.disk_usage(existing).free
+
+
+@contextlib.contextmanager
+def _named_refusals(path: Path, what: str | None, needed: int | None) -> Iterator[None]:
+    """The machine's refusal to write ``path`` (an ``OSError``) as one ``WriteRefused`` line;
+    other errors pass unchanged. Innermost clean-ups have run by then: the free space is true."""
+    try:
+        yield
+    except OSError as error:
+        reason = refusal(error)
+        if reason is None:
+            raise
+        doing = f" while writing {what}" if what else ""
+        sizes = [f"{_megabytes(needed)} needed"] if needed is not None else []
+        if reason == NO_SPACE:
+            sizes.append(f"{_megabytes(_free_space(path))} free")
+        amounts = f" ({', '.join(sizes)})" if sizes else ""
+        raise WriteRefused(f"{path}: {reason}{doing}{amounts}") from None
+
+
+def _make_parent(path: Path) -> None:
+    """Create ``path``'s folder; refuse at once an output that is a folder or sits under a file."""
+    blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise WriteRefused(f"{path}: cannot be written: {blocker} is a file, not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+_deferred: list[list[tuple[Path, Path]]] = []  # (temp, output) of each open all_or_nothing
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """The files ``atomic_file`` writes in this block take their places together when it ends,
+    and none does if anything in it fails: a stage whose last output cannot be written keeps
+    all its earlier outputs as they were (never the new weights beside the old history)."""
+    pending: list[tuple[Path, Path]] = []
+    _deferred.append(pending)
+    try:
+        yield
+        _deferred.pop()  # this block's list: the innermost (a stack, by identity)
+        if _deferred:  # inside another such block: its files take their places with its own
+            _deferred[-1].extend(pending)
+            return
+        for temp, path in pending:
+            with _named_refusals(path, None, None):
+                temp.replace(path)
+    except BaseException:
+        for temp, _ in pending:
+            temp.unlink(missing_ok=True)
+        raise
+    finally:
+        if _deferred and _deferred[-1] is pending:
+            _deferred.pop()
+
+
 def _create_beside(path: Path, create: Callable[[Path], T], made: list[Path]) -> T:
     """``create(temp)`` for a new hidden temp name beside ``path``, listed in ``made`` before it
     exists: an interrupt (Ctrl-C, SIGTERM) that lands as it is created still finds it to delete.
@@ -51,22 +120,32 @@ def _create_beside(path: Path, create: Callable[[Path], T], made: list[Path]) ->
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on success rename it onto ``path``, else delete it."""
+def atomic_file(
+    path: str | Path, mode: str = "wb", what: str | None = None, needed: int | None = None
+) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; on success rename it onto ``path`` (at the end of an
+    enclosing ``all_or_nothing``), else delete it. ``what`` and ``needed`` (bytes) go into a
+    refusal's message."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    made: list[Path] = []
-    try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        fd = _create_beside(path, lambda temp: os.open(temp, flags, 0o600), made)
-        os.fchmod(fd, 0o666 & ~UMASK)  # readable as the umask allows, like any new file
-        with os.fdopen(fd, mode) as file:
-            yield file
-        made[-1].replace(path)
-    except BaseException:
-        for temp in made:
-            temp.unlink(missing_ok=True)
-        raise
+    with _named_refusals(path, what, needed):
+        _make_parent(path)
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        made: list[Path] = []
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            fd = _create_beside(path, lambda temp: os.open(temp, flags, 0o600), made)
+            os.fchmod(fd, 0o666 & ~UMASK)  # readable as the umask allows, like any new file
+            with os.fdopen(fd, mode) as file:
+                yield file
+            if _deferred:
+                _deferred[-1].append((made.pop(), path))
+            else:
+                made[-1].replace(path)
+        except BaseException:
+            for temp in made:
+                temp.unlink(missing_ok=True)
+            raise
 
 
 def _private_folder(path: Path) -> Path:
@@ -75,14 +154,23 @@ def _private_folder(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
+def atomic_dir(
+    path: str | Path, what: str | None = None, needed: int | None = None
+) -> Iterator[Path]:
     """Yield an empty temp folder beside ``path``; on success it replaces ``path`` whole.
 
     A folder cannot be renamed over a folder that has files, so an existing ``path`` is first
     moved aside into another temp folder, then the new one takes its place. An error or interrupt
-    between the two renames moves the old folder back: ``path`` is always the old or the new."""
+    between the two renames moves the old folder back: ``path`` is always the old or the new.
+    ``what`` and ``needed`` (bytes) go into a refusal's message."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _named_refusals(path, what, needed), _replacing_dir(path) as tmp:
+        yield tmp
+
+
+@contextlib.contextmanager
+def _replacing_dir(path: Path) -> Iterator[Path]:
+    _make_parent(path)
     made: list[Path] = []
     aside: Path | None = None  # where the old folder goes (named before it is moved there)
     try:
@@ -104,15 +192,10 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def write_text(path: str | Path, text: str) -> None:
-    with atomic_file(path, "w") as file:
+def write_text(path: str | Path, text: str, what: str | None = None) -> None:
+    with atomic_file(path, "w", what) as file:
         file.write(text)
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def save_array(path: str | Path, array: np.ndarray) -> None:
-    with atomic_file(path) as file:
-        np.save(file, array, allow_pickle=False)
+def write_json(path: str | Path, data: Any, what: str | None = None) -> None:
+    write_text(path, json.dumps(data, indent=2) + "\n", what)

@@ -1,5 +1,7 @@
 """Reusable work arrays, so a training step allocates nothing."""
 
+import math
+
 import numpy as np
 
 
@@ -44,3 +46,21 @@ class ColumnBuffer:
         if columns > self._array.shape[1]:
             self._array = np.empty((self._array.shape[0], columns), dtype=self._array.dtype)
         return self._array[:, :columns]
+
+
+class StepBuffer:
+    """A ``(steps, rows, *shape)`` array reused across batches: time-major, one block of memory
+    per time step, for recurrent layers. ``take(n)`` returns ``(steps, n, *shape)``, itself one
+    C-contiguous block (the front of a flat array), so it can also be viewed as rows
+    ``(steps*n, ...)`` for the products over all steps at once."""
+
+    def __init__(self, steps: int, shape: int | tuple[int, ...], dtype: np.dtype | type) -> None:
+        self.steps = steps
+        self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self._flat = np.empty(0, dtype=dtype)
+
+    def take(self, rows: int) -> np.ndarray:
+        size = self.steps * rows * math.prod(self.shape)
+        if size > self._flat.size:
+            self._flat = np.empty(size, dtype=self._flat.dtype)
+        return self._flat[:size].reshape(self.steps, rows, *self.shape)

@@ -9,11 +9,14 @@
 Each dict has a ``type`` (a name in ``LAYER_TYPES``) and the settings of that layer's class
 (its constructor's arguments). Every key, type and value is checked, and an error names the
 layer and the key: ``layers[2].kernel=0 is not allowed: a kernel needs at least 1x1 pixels``.
+A container's layers nest (``{"type": "residual", "layers": [...]}``) and are checked alike:
+``layers[3].layers[1].filters=0 is not allowed: ...``.
 """
 
 import inspect
 import numbers
 import types
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,6 +49,11 @@ def _fits(value: Any, annotation: Any) -> bool:
     return False
 
 
+def _is_layer_list(annotation: Any) -> bool:
+    """Is this a container's setting, ``list[Layer]``, given as a list of nested specs?"""
+    return typing.get_origin(annotation) is list and typing.get_args(annotation) == (Layer,)
+
+
 def _kind(annotation: Any) -> str:
     options = annotation.__args__ if isinstance(annotation, types.UnionType) else (annotation,)
     return " or ".join("null" if o is type(None) else _KINDS.get(o, str(o)) for o in options)
@@ -71,7 +79,9 @@ def layer_from_spec(spec: Mapping[str, Any], where: str = "layer") -> Layer:
             raise LayerSpecError(
                 f"{key} is not a setting of {type_name} (its settings: {known})", where=where
             )
-        if not _fits(value, allowed[key].annotation):
+        if _is_layer_list(allowed[key].annotation):
+            settings[key] = layers_from_specs(value, f"{where}.{key}")
+        elif not _fits(value, allowed[key].annotation):
             raise LayerSpecError(f"it must be {_kind(allowed[key].annotation)}", key, value, where)
     for name, parameter in allowed.items():
         if parameter.default is inspect.Parameter.empty and name not in settings:
@@ -112,7 +122,7 @@ def check_layers(
         try:
             shape = layer.build(shape)
         except LayerSpecError as error:
-            raise error.at(f"{name}[{i}]") from None
+            raise error.within(f"{name}[{i}]") from None
         shapes.append(shape)
     return shapes
 

@@ -24,6 +24,11 @@ class LayerSpecError(ValueError):
         """The same error, located at ``where`` (e.g. ``layers[2]``)."""
         return LayerSpecError(self.reason, self.key, self.value, where)
 
+    def within(self, where: str) -> "LayerSpecError":
+        """The same error, located inside ``where``: an error at ``layers[1]`` raised within a
+        block at ``layers[3]`` is at ``layers[3].layers[1]``."""
+        return self.at(f"{where}.{self.where}" if self.where else where)
+
 
 class WeightsError(ValueError):
     """A weights file that cannot be loaded; the message names the file and the layer."""

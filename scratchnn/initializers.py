@@ -63,6 +63,18 @@ def glorot_uniform(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarr
     return rng.uniform(-limit, limit, shape)
 
 
+def orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Saxe et al. (2014): a matrix with orthonormal rows or columns (whichever are fewer), the
+    Q of a QR decomposition of a standard normal one, its signs fixed so that Q is uniformly
+    distributed. For a recurrent weight: ``h @ Q`` keeps the length of ``h``. Weights of more
+    than 2 axes are drawn as a (fan_in, last axis) matrix."""
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    return (q if rows >= cols else q.T).reshape(shape)
+
+
 INITIALIZERS: dict[str, Initializer] = {
     "scaled_normal": scaled_normal,
     "he_normal": he_normal,
@@ -70,6 +82,7 @@ INITIALIZERS: dict[str, Initializer] = {
     "lecun_normal": lecun_normal,
     "glorot_normal": glorot_normal,
     "glorot_uniform": glorot_uniform,
+    "orthogonal": orthogonal,
     "xavier_normal": glorot_normal,  # the same initialiser under its other common name
     "xavier_uniform": glorot_uniform,
 }

@@ -5,12 +5,13 @@ For logits ``z`` (batch, C), integer labels ``t`` (batch,):
     L = -mean(log(clip(p[t], eps, 1 - eps)))                (the original's clip, eps = 1e-7)
     dL/dz = (p - onehot(t)) / batch                          (the fused gradient)
 The clip only bounds the reported loss; the gradient is the exact one of the unclipped loss,
-as in the original script.
+as in the original script. Labels outside ``0 .. C-1`` are refused (``ValueError``).
 """
 
 import numpy as np
 
 from scratchnn.buffers import RowBuffer
+from scratchnn.metrics import check_labels
 
 CLIP_EPS = 1e-7
 
@@ -27,6 +28,7 @@ class SoftmaxCrossEntropy:
 
     def forward(self, z: np.ndarray, labels: np.ndarray) -> float:
         """Return the mean loss; keep the probabilities in ``self.p`` (batch, C) for backward."""
+        check_labels(labels, self.n_classes, "SoftmaxCrossEntropy.forward")
         batch = len(z)
         p = self._p.take(batch)  # (batch, C)
         row = self._row.take(batch)  # (batch, 1)

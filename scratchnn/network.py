@@ -9,6 +9,7 @@ import numpy as np
 from scratchnn.initializers import Initializer
 from scratchnn.layers import Dense, Layer, LayerSpecError, Shape
 from scratchnn.layers.base import Arrays
+from scratchnn.layers.chain import backward_through, first_trainable, plan_in_place
 
 EVAL_BYTES = 2**27  # work memory an evaluation pass may use: larger inputs go in chunks
 
@@ -52,18 +53,16 @@ class Network:
             try:
                 shape = layer.build(shape)
             except LayerSpecError as error:
-                raise error.at(f"layers[{i}]") from None
+                raise error.within(f"layers[{i}]") from None
         if len(shape) != 1:
             raise LayerSpecError(
                 f"the last layer gives {shape} per sample, not class scores (n_classes,): "
                 "end with flatten and dense layers",
                 where=f"layers[{len(self.layers) - 1}]",
             )
-        trainable = [i for i, layer in enumerate(self.layers) if layer.param_shapes()]
-        if not trainable:
+        if first_trainable(self.layers) is None:
             raise LayerSpecError("a network needs at least one layer with parameters (dense, ...)")
-        self._first_trainable = trainable[0]
-        self._plan_in_place()
+        plan_in_place(self.layers)
         n_params = sum(math.prod(s) for layer in self.layers for s in layer.param_shapes().values())
         n_state = sum(math.prod(s) for layer in self.layers for s in layer.state_shapes().values())
         self.params = np.zeros(n_params, dtype=self.dtype)
@@ -79,20 +78,19 @@ class Network:
                 {**params, **state}[name][...] = value
         work = sum(layer.work_per_row() for layer in self.layers) * self.dtype.itemsize
         self.max_eval_rows = max(1, EVAL_BYTES // max(work, 1))
+        self.decay_mask = self._decay_mask()
 
-    def _plan_in_place(self) -> None:
-        """Let a layer work in place only if nobody needs its input afterwards: not when it is
-        the caller's array, nor when a layer's backward pass reads it as its output."""
-        owner = -1  # the layer whose own buffer holds the activations; -1: the caller's input
-        for i, layer in enumerate(self.layers):
-            readers = self.layers[owner:i] if owner >= 0 else []
-            layer.in_place = (
-                layer.can_work_in_place
-                and owner >= 0
-                and not any(before.reads_output for before in readers)
-            )
-            if not (layer.in_place or layer.returns_view):
-                owner = i
+    def _decay_mask(self) -> np.ndarray:
+        """(n_params,) bool: True on the entries of ``params`` that weight decay shrinks (each
+        layer's ``decayed_names()``: weights, not biases nor normalisation parameters)."""
+        mask = np.zeros(self.params.size, dtype=bool)
+        at = 0
+        for layer in self.layers:
+            decayed = layer.decayed_names()
+            for name, shape in layer.param_shapes().items():
+                mask[at : at + math.prod(shape)] = name in decayed
+                at += math.prod(shape)
+        return mask
 
     @property
     def n_outputs(self) -> int:
@@ -122,6 +120,11 @@ class Network:
                     f"layer_sizes is for MLPs: layers[{i}] ({layer.type_name}) maps "
                     f"{layer.input_shape} to {layer.output_shape}"
                 )
+            if not isinstance(layer, Dense) and layer.decayed_names():
+                raise ValueError(
+                    f"layer_sizes is for MLPs: layers[{i}] ({layer.type_name}) holds weights "
+                    "of layers of its own"
+                )
         return [self.input_shape[0], *(layer.n_out for layer in self.dense_layers)]
 
     def describe(self) -> dict[str, Any]:
@@ -130,7 +133,7 @@ class Network:
         return {
             "input_shape": list(self.input_shape),
             "dtype": self.dtype.name,
-            "layers": [{"type": layer.type_name, **layer.settings()} for layer in self.layers],
+            "layers": [layer.spec() for layer in self.layers],
             "output_shapes": [list(layer.output_shape) for layer in self.layers],
             "parameter_count": self.parameter_count,
             "state_count": self.state.size,
@@ -147,7 +150,12 @@ class Network:
         """Logits (batch, n_outputs) of ``x``: (batch, *input_shape) or flat rows. ``training``
         selects the training behaviour (dropout, batch statistics), which draws from ``rng``.
         The result is a buffer the next call reuses (except for a large evaluation batch, which
-        goes through in chunks into a new array)."""
+        goes through in chunks into a new array). Inputs of another dtype are cast to the
+        network's first (a copy): a float32 network computes in float32 whatever it is given,
+        where NumPy would have computed float64 inputs in float64 and rounded each layer's
+        result back to float32."""
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
         if x.shape[1:] != self.input_shape:
             if math.prod(x.shape[1:]) != math.prod(self.input_shape):
                 raise ValueError(f"inputs {x.shape[1:]} do not fit input_shape {self.input_shape}")
@@ -165,10 +173,7 @@ class Network:
     def backward(self, dlogits: np.ndarray) -> None:
         """Fill ``grads`` from dL/dlogits (batch, n_outputs), going through the layers in reverse,
         down to the first layer with parameters: nothing below it has a gradient to fill."""
-        dy = dlogits
-        for layer in reversed(self.layers[self._first_trainable + 1 :]):
-            dy = layer.backward(dy)
-        self.layers[self._first_trainable].backward(dy, need_dx=False)  # type: ignore[call-arg]
+        backward_through(self.layers, dlogits, need_dx=False)
 
     def predict(self, x: np.ndarray, chunk_size: int = 8192) -> np.ndarray:
         """Predicted class of each row of ``x`` (batch, n_in) -> (batch,) int64."""

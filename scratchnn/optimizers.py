@@ -158,3 +158,41 @@ class Adam:
         elif "m" in state:  # a state saved when Adam kept the averages m and v themselves
             self.m_sum = state["m"] / (1 - self.beta1)
             self.v_sum = state["v"] / (1 - self.beta2)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before each Adam step the
+    decayed parameters shrink by a factor of their own,
+
+        params[mask] *= 1 - lr * weight_decay        then the Adam step above
+
+    instead of ``weight_decay * params`` being added to the gradient, where Adam's division by
+    ``sqrt(v_hat)`` would weaken the decay of exactly the weights with large gradients. ``mask``
+    (bool, the shape of ``params``) says which entries decay: ``network.decay_mask``, the
+    weights but not the biases nor the normalisation parameters. ``None`` decays every entry.
+    The decay is one masked pass; with ``weight_decay=0`` this is Adam, bit for bit.
+    """
+
+    def __init__(
+        self,
+        weight_decay: float = 0.01,
+        mask: np.ndarray | None = None,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        flush_every: int = 64,
+    ) -> None:
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay={weight_decay!r}: it must be >= 0")
+        super().__init__(beta1, beta2, eps, flush_every)
+        self.weight_decay = weight_decay
+        self.mask = None if mask is None else np.asarray(mask, dtype=bool)
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        if self.mask is not None and self.mask.shape != params.shape:
+            raise ValueError(f"the decay mask {self.mask.shape} does not fit params {params.shape}")
+        if self.weight_decay:
+            shrink = 1 - lr * self.weight_decay  # a Python float: it takes params' dtype
+            where = True if self.mask is None else self.mask
+            np.multiply(params, shrink, out=params, where=where)
+        super().step(params, grads, lr)

@@ -34,3 +34,25 @@ def cosine_decay(lr0: float, epochs: int, min_lr: float = 0.0) -> Schedule:
     """``lr = min_lr + (lr0 - min_lr) * (1 + cos(pi * epoch / epochs)) / 2``:
     half a cosine from lr0 at epoch 0 towards min_lr at epoch ``epochs``."""
     return lambda epoch: min_lr + (lr0 - min_lr) * (1 + math.cos(math.pi * epoch / epochs)) / 2
+
+
+def linear_warmup(schedule: Schedule, warmup_epochs: int) -> Schedule:
+    """``warmup_epochs`` epochs rising in equal steps towards ``lr0 = schedule(0)``, then
+    ``schedule`` from its own epoch 0:
+
+        lr = lr0 * (epoch + 1) / (warmup_epochs + 1)     for epoch < warmup_epochs
+        lr = schedule(epoch - warmup_epochs)             afterwards
+
+    so 4 warm-up epochs before lr0 = 0.1 use 0.02, 0.04, 0.06, 0.08, and the fifth epoch 0.1.
+    A decay with a horizon (``cosine_decay``'s ``epochs``) then wants the epochs left after the
+    warm-up. Large steps at the start, while Adam's moments and batch norm's statistics are
+    still rough, are what the warm-up avoids (Goyal et al., 2017)."""
+    if warmup_epochs < 0:
+        raise ValueError(f"warmup_epochs={warmup_epochs}: it must be >= 0")
+
+    def warmed_up(epoch: int) -> float:
+        if epoch < warmup_epochs:
+            return schedule(0) * (epoch + 1) / (warmup_epochs + 1)
+        return schedule(epoch - warmup_epochs)
+
+    return warmed_up

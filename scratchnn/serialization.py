@@ -5,7 +5,10 @@ types and settings, input shape, dtype) as a NumPy string, so ``np.load(allow_pi
 reads it. The arrays are each layer's parameters and state under ``layer{i}_{name}``, where i
 counts the layers that hold arrays (1, 2, ...): ``layer1_weights`` (5, 5, 1, 16) of a first
 convolution, ``layer3_running_mean`` of a batch norm. An MLP's are exactly the original script's
-``layer{i}_weights`` (n_in, n_out) / ``layer{i}_biases`` (1, n_out).
+``layer{i}_weights`` (n_in, n_out) / ``layer{i}_biases`` (1, n_out). A container's arrays
+carry its prefixed names: ``layer3_0.weights`` of a residual block's first layer,
+``layer3_shortcut.1.running_var`` of its projection's batch norm; the architecture's nested
+``layers`` rebuild it.
 
 Files without ``architecture`` (written before it existed) and the original's folders of
 ``.npy`` files load as the ReLU MLP they hold (see ``original_layout``).
@@ -32,6 +35,7 @@ from scratchnn.original_layout import (
 )
 
 ARCHITECTURE_KEY = "architecture"
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 __all__ = [
     "ARCHITECTURE_KEY",
@@ -129,13 +133,18 @@ def network_from_description(
     """Rebuild the network ``arrays[ARCHITECTURE_KEY]`` describes and fill in its arrays,
     checking each one's shape; errors name the file, the array, the layer and the shapes."""
     description = _description(arrays, source)
+    wanted = description["dtype"] if dtype is None else dtype
+    if wanted not in ("float32", "float64", np.float32, np.float64, *FLOATS):
+        raise WeightsError(
+            f"{source}: {ARCHITECTURE_KEY}.dtype {wanted!r} is not float32 or float64"
+        )
     try:
         layers = layers_from_specs(description["layers"], f"{ARCHITECTURE_KEY}.layers")
-        dtype = np.dtype(description["dtype"] if dtype is None else dtype)
         network = network_from_layers(
-            layers, description["input_shape"], dtype, f"{ARCHITECTURE_KEY}.layers"
+            layers, description["input_shape"], np.dtype(wanted), f"{ARCHITECTURE_KEY}.layers"
         )
-    except (LayerSpecError, TypeError) as error:
+    except (LayerSpecError, TypeError, ValueError, OverflowError, MemoryError) as error:
+        # MemoryError: a layer of 10**12 units, say, which no file's arrays could fill
         raise WeightsError(f"{source}: {error}") from None
     _check_sizes(network, source, n_inputs, n_outputs)
     expected = set()
@@ -157,17 +166,34 @@ def network_from_description(
             views[name][...] = array
     unexpected = sorted(set(arrays) - expected - {ARCHITECTURE_KEY})
     if unexpected:
-        raise WeightsError(f"{source}: {unexpected[0]} belongs to no layer of the architecture")
+        name = unexpected[0] if unexpected[0].isidentifier() else repr(unexpected[0])
+        raise WeightsError(f"{source}: {name} belongs to no layer of the architecture")
     return network
+
+
+MAX_ARRAY_BYTES = 1 << 30  # 1 GiB: a hundred times the largest recipe's weights
+
+
+def _refuse_zip_bombs(path: Path) -> None:
+    """Refuse a member that would unpack to more than ``MAX_ARRAY_BYTES``, by the size the zip
+    declares, before anything is unpacked (a few MB of zeros can unpack to gigabytes)."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if member.file_size > MAX_ARRAY_BYTES:
+                raise WeightsError(
+                    f"{path}: {member.filename} unpacks to {member.file_size:,} bytes, more than "
+                    f"the {MAX_ARRAY_BYTES:,} a weights array may have"
+                )
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
+        _refuse_zip_bombs(path)
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such weights file") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as error:
         raise WeightsError(f"{path}: not a readable .npz weights file ({error})") from None
 
 

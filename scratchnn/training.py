@@ -70,6 +70,16 @@ def batches(
         yield x_batch, y_shuffled[start : start + batch_size]
 
 
+def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
+    """Scale ``grads`` (the network's flat gradient) in place so that its norm, taken over every
+    parameter at once, is at most ``max_norm``; return the norm it had. The direction stays;
+    one exploding layer (a recurrent one, through time) shrinks the whole step, not its own."""
+    norm = math.sqrt(float(np.dot(grads, grads)))
+    if norm > max_norm:
+        grads *= max_norm / norm
+    return norm
+
+
 def fit(
     network: Network,
     optimizer: Optimizer,
@@ -86,6 +96,7 @@ def fit(
     start_epoch: int = 0,
     augment: Augment | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
+    clip_norm: float | None = None,
 ) -> list[EpochMetrics]:
     """Train ``network`` on ``x`` (n, n_in) with integer labels ``y`` (n,), in training mode.
 
@@ -93,7 +104,9 @@ def fit(
     original recipe). Otherwise rows are reshuffled with ``rng`` every epoch and the last batch
     may be shorter. ``weight_decay`` adds an L2 term ``weight_decay/2 * |params|^2`` to the
     loss (to its gradient; reported losses leave it out; only ``params`` decay, never the
-    ``state``). ``start_epoch`` skips the epochs a checkpoint already did.
+    ``state``). ``clip_norm`` scales each step's whole gradient (that term included) down to
+    that global norm when it is larger (``clip_by_global_norm``); None never touches it.
+    ``start_epoch`` skips the epochs a checkpoint already did.
 
     Everything random comes from ``rng``, in a fixed order: each epoch's permutation, then per
     batch the draws of ``augment(x_batch, rng)`` (training batches only; it returns the moved
@@ -101,6 +114,8 @@ def fit(
     epoch's end therefore resumes a run bit for bit. ``on_batch_end(done, total)`` is called
     after each step with the batches done in this epoch and the epoch's number of batches.
     """
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"clip_norm={clip_norm!r}: a norm to clip to must be > 0 (or None)")
     loss_fn = SoftmaxCrossEntropy(network.n_outputs, network.dtype)
     if batch_size is not None:
         batch_size = min(batch_size, len(x))
@@ -126,6 +141,8 @@ def fit(
             if decay_term is not None:  # d/dθ of weight_decay/2 * |θ|^2
                 np.multiply(network.params, weight_decay, out=decay_term)
                 network.grads += decay_term
+            if clip_norm is not None:
+                clip_by_global_norm(network.grads, clip_norm)
             optimizer.step(network.params, network.grads, lr)
             if on_batch_end is not None:
                 on_batch_end(done, n_batches)

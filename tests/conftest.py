@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 # With pytest-xdist, each worker (and every process its tests start) gets its share of the cores
 # for BLAS: two workers each running two OpenBLAS threads on two cores spin against each other.
@@ -122,6 +122,39 @@ def tiny_overrides(
         f"model.hidden_sizes={hidden}",
     ]
     return overrides + ([f"tracking.experiment={experiment}"] if experiment else [])
+
+
+def paused_training(folder: Path, env: dict[str, str], epoch: int) -> subprocess.Popen:
+    """``python -m pipeline.stages.train`` in ``folder``, frozen (SIGSTOP) once it has printed
+    ``epoch``: however fast it trains, it waits there for the test (SIGCONT lets it go on)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.stages.train"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("epoch") and int(line.split()[1].split("/")[0]) == epoch:
+            process.send_signal(signal.SIGSTOP)
+            break
+    return process
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip a test this machine cannot run, saying why; in CI (``CI=true``: .ci/run installs
+    every tool and runs as root) fail instead, so nothing is skipped there unnoticed."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_tool(found: str | None, name: str, why: str) -> None:
+    """Skip where ``name`` is missing, except in CI (.ci/run installs it): there, fail."""
+    if found is None:
+        unavailable(f"{name} is not installed: {why} (.ci/run installs it: apt-get install {name})")
 
 
 def hydra_config(*overrides: str):

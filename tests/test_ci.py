@@ -1,15 +1,18 @@
-"""What CI runs is what the README says: `.ci/run` installs the browser tests' tools, makes a
-missing one fail them, and draws Hypothesis's examples the same way on every rerun; the suite
+"""What CI runs is what docs/development.md says: `.ci/run` installs the browser tests' tools, makes
+a missing one fail them, and draws Hypothesis's examples the same way on every rerun; the suite
 starts its minute-long tests first, spread over the xdist workers."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import settings
 
 from pipeline.config import PROJECT_ROOT
-from tests.conftest import first_chunk_sizes, spread
-from tests.pipeline.test_plots import require_tool
+from tests.conftest import first_chunk_sizes, require_tool, spread
 
 CI_RUN = (PROJECT_ROOT / ".ci" / "run").read_text()
 
@@ -65,8 +68,8 @@ def first_tests_per_worker(collection: list[str], workers: int) -> list[str]:
 
 @pytest.mark.parametrize("n_light", [20, 591])
 def test_the_minute_long_tests_head_the_workers_chunks(n_light):
-    """README: the minute-long tests start first, `experiment=seed` alone on one worker and the
-    others at the heads of the other workers' shares (tests/conftest.py's ``spread``)."""
+    """docs/development.md: the minute-long tests start first, `experiment=seed` alone on one worker
+    and the others at the heads of the other workers' shares (tests/conftest.py's ``spread``)."""
     heavy = ["seed", "make run", "slurm time limit", "dvc 1", "dvc 2"]
     light = [f"light {i}" for i in range(n_light)]
     ordered = spread(heavy, light, workers=3)
@@ -114,3 +117,23 @@ def test_every_file_started_first_exists():
     files = {path.name for path in (PROJECT_ROOT / "tests").rglob("test_*.py")}
     assert set(FIRST) <= files, set(FIRST) - files
     assert len(set(FIRST)) == len(FIRST)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), (None, "1 skipped")])
+def test_the_cluster_browser_test_fails_in_ci_where_chromium_is_missing(ci, outcome):
+    """Checked before the cluster starts: without chromium on PATH, nothing else runs."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_XDIST_WORKER")}
+    env["PATH"] = str(Path(sys.executable).parent)  # the environment's programs, no chromium
+    if ci:
+        env["CI"] = ci
+    options = ["-p", "no:cacheprovider", "-q"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/cluster/test_browser.py", *options],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert outcome in result.stdout and "chromium is not installed" in result.stdout, result.stdout
+    assert result.returncode == (1 if ci else 0)

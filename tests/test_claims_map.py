@@ -1,7 +1,7 @@
-"""docs/claims.md maps every claim of the README to what checks it. This keeps the map from going
-stale silently: every test it names exists (found by reading the test files with ``ast``, not by
-running pytest), every heading of the README has a row, and every row says what kind of check it
-is and, if a test or a benchmark, which."""
+"""docs/claims.md maps every claim of the README and the guides to what checks it. This keeps the
+map from going stale silently: every test it names exists (found by reading the test files with
+``ast``, not by running pytest), every heading of every page has a row, and every row says what
+kind of check it is and, if a test or a benchmark, which."""
 
 import ast
 import re
@@ -10,9 +10,10 @@ from functools import cache
 import pytest
 
 from pipeline.config import PROJECT_ROOT
+from tests.guides import PAGES, page
 
 CLAIMS = PROJECT_ROOT / "docs" / "claims.md"
-KINDS = {"test", "benchmark"}  # README claims nothing that neither checks
+KINDS = {"test", "benchmark"}  # no page claims anything that neither checks
 BENCHMARKS = {
     "make bench": "reports/benchmark.json",
     "make bench-sweep": "reports/bench_sweep.json",
@@ -35,11 +36,11 @@ def headings(markdown: str) -> list[str]:
 
 
 def rows() -> list[dict[str, str]]:
-    """The table's rows: line, section, claim, checked by, kind."""
+    """The table's rows: page, line, section, claim, checked by, kind."""
     table = [line for line in CLAIMS.read_text().splitlines() if line.startswith("| ")]
     header, body = table[0], table[1:]
     names = [cell.strip() for cell in header.strip("|").split(" | ")]
-    assert names == ["line", "section", "claim", "checked by", "kind"], names
+    assert names == ["page", "line", "section", "claim", "checked by", "kind"], names
     parsed = []
     for line in body:
         cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
@@ -70,16 +71,23 @@ def test_every_test_the_map_names_exists():
     for row in rows():
         for path, name in NODE_ID.findall(row["checked by"]):
             if not (PROJECT_ROOT / path).is_file() or name not in defined_tests(path):
-                missing.append(f"{path}::{name} (README line {row['line']})")
+                missing.append(f"{path}::{name} ({row['page']} line {row['line']})")
     assert not missing, "docs/claims.md names tests that do not exist:\n" + "\n".join(missing)
 
 
-def test_every_readme_heading_has_a_row():
-    sections = {row["section"] for row in rows()}
-    readme = headings((PROJECT_ROOT / "README.md").read_text())
-    assert not [heading for heading in readme if heading not in sections]
-    # and no row sits under a heading the README no longer has
-    assert not sections - set(readme)
+@pytest.mark.parametrize("name", PAGES)
+def test_every_heading_of_every_page_has_a_row(name):
+    path = name if name == "README.md" else f"docs/{name}"
+    sections = {row["section"] for row in rows() if row["page"] == path}
+    written = headings(page(name))
+    assert not [heading for heading in written if heading not in sections]
+    # and no row sits under a heading the page no longer has
+    assert not sections - set(written)
+
+
+def test_every_row_is_on_a_page_of_the_guides():
+    pages = {name if name == "README.md" else f"docs/{name}" for name in PAGES}
+    assert {row["page"] for row in rows()} == pages
 
 
 def test_every_row_says_what_checks_it():

@@ -160,8 +160,15 @@ def test_repro_reruns_exactly_what_changed(project):
         assert f'"text": "{title}"' in page
     assert "val_accuracy" in page and "predicted" in page
     assert "<script src" not in page  # vega is inline: the page renders offline
-    pngs = ("confusion", "misclassified", "training_curves", "first_layer", "activations")
-    for png in (f"{name}.png" for name in pngs):  # README: "... + the five PNGs"
+    pngs = (
+        "confusion",
+        "misclassified",
+        "training_curves",
+        "first_layer",
+        "activations",
+        "dynamics",
+    )
+    for png in (f"{name}.png" for name in pngs):  # README: "... + the six PNGs"
         assert png in page and any((project / "dvc_plots" / "static").glob(f"*{png}"))
 
     assert stages_run(run(project, "dvc", "repro", "predict")) == ["predict"]
@@ -234,7 +241,7 @@ def test_make_run_on_the_real_mnist_reaches_98_percent(project):
     if model_md5 == committed_md5("models/model.npz"):  # the committed model, bit for bit
         assert metrics == json.loads((PROJECT_ROOT / "reports" / "metrics.json").read_text())
         assert right == 984
-        # README, "Reports": the hard digits it names are in the committed misclassified.png
+        # docs/pipeline.md, "Reports": its hard digits are in the committed misclassified.png
         network = load_model(project / "models" / "model.npz", dtype=np.dtype("float32"))
         x_test = np.load(project / "data" / "prepared" / "test_x.npy")
         y_test = np.load(project / "data" / "prepared" / "test_y.npy")
@@ -365,33 +372,36 @@ def test_an_identical_configuration_comes_back_from_the_run_cache(project):
     assert first_run["run_id"] in {r.info.run_id for r in runs}
 
 
-def test_a_refused_experiment_says_how_to_get_the_workspace_back(project):
-    """`dvc exp run -S optimizer.lr=0.0` leaves the refused value in params.yaml (so every later
-    `dvc repro` fails too); the error says how to recover, and that recipe works."""
+def test_a_key_the_configuration_does_not_know_stops_the_run(project):
+    """`dvc exp run -S +optimzer.lr=0.01` (a typo, with the `+` DVC's own error suggests) and the
+    same key written by hand: the run fails with one error naming the key and the nearest valid
+    one, though every stage that trains is cached (before, it exited 0: trained nothing)."""
     write_digits_csv(project / "small" / "train.csv", 300, seed=1)
     write_digits_csv(project / "small" / "test.csv", 100, seed=2)
-    (project / "conf" / "experiment" / "tiny.yaml").write_text(TINY_EXPERIMENT)
+    untracked = TINY_EXPERIMENT + "tracking:\n  enabled: false\n"
+    (project / "conf" / "experiment" / "tiny.yaml").write_text(untracked)
     commit(project)
-    run(project, "dvc", "exp", "run", "evaluate", "-S", "experiment=tiny")
-    commit(project)  # what a clone holds: params.yaml, dvc.lock and reports/ of a good run
+    targets = ("train", "check_params")  # all a user's `dvc exp run` would run here
+    first = run(project, "dvc", "exp", "run", *targets, "-S", "experiment=tiny")
+    assert sorted(stages_run(first)) == ["check_params", "prepare", "train"]
+    commit(project)
     model = (project / "models" / "model.npz").read_bytes()
 
-    refused = subprocess.run(
-        ["dvc", "exp", "run", "evaluate", "-S", "optimizer.lr=0.0"],
-        cwd=project,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert refused.returncode != 0
-    error = next(line for line in refused.stderr.splitlines() if line.startswith("error:"))
-    assert "optimizer.lr=0.0 is not allowed" in error
-    assert "`git checkout params.yaml reports && dvc checkout --allow-missing`" in error
-    assert "lr: 0.0" in (project / "params.yaml").read_text()
+    def refused(*command: str) -> str:
+        result = subprocess.run(
+            command, cwd=project, env=ENV, capture_output=True, text=True, check=False
+        )
+        assert result.returncode != 0, result.stdout + result.stderr
+        assert "Running stage 'train'" not in result.stdout
+        (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        return error
 
-    run(project, "git", "checkout", "params.yaml", "reports")
-    run(project, "dvc", "checkout", "--allow-missing")
+    typo = ("-S", "experiment=tiny", "-S", "+optimzer.lr=0.01")
+    error = refused("dvc", "exp", "run", *targets, *typo)
+    assert "params.yaml: optimzer: Key 'optimzer' not in 'Config'" in error
+    assert "did you mean optimizer?" in error
+    run(project, "git", "checkout", "params.yaml")
+    with (project / "params.yaml").open("a") as params:
+        params.write("optimzer:\n  lr: 0.01\n")  # by hand
+    assert "did you mean optimizer?" in refused("dvc", "repro", *targets)
     assert (project / "models" / "model.npz").read_bytes() == model
-    status = json.loads(run(project, "dvc", "status", "evaluate", "--json").splitlines()[-1])
-    assert status == {}

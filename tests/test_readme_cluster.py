@@ -1,6 +1,6 @@
-"""README, "A local cluster: `make cluster`": how `pipeline.cluster` configures its services,
-checked on the commands and files it makes (the running cluster itself is tests/cluster/'s,
-which takes minutes to start)."""
+"""docs/sweeps.md, "A local cluster: `make cluster`": how `pipeline.cluster` configures its
+services, checked on the commands and files it makes (the running cluster itself is
+tests/cluster/'s, which takes minutes to start)."""
 
 import configparser
 import importlib.util
@@ -17,13 +17,14 @@ from werkzeug.security import generate_password_hash
 from pipeline.cluster import __main__ as cluster_cli
 from pipeline.cluster import daemon, mlflow_server, services, slurm
 from pipeline.config import PROJECT_ROOT
+from tests.guides import page, prose, section
 
-README = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+SWEEPS = prose("sweeps.md")
 
 
 def test_the_mlflow_server_runs_one_worker_and_no_job_runner(tmp_path, monkeypatch):
-    """README: "`pipeline.cluster` runs one worker (MLflow's default is 4 ...) and no job runner
-    (`MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`)"; basic auth, artifacts proxied to S3, on
+    """docs/sweeps.md: "`pipeline.cluster` runs one worker (MLflow's default is 4 ...) and no job
+    runner (`MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`)"; basic auth, artifacts proxied to S3, on
     127.0.0.1; its secrets in owner-only files, none on the command line."""
     started = {}
 
@@ -52,19 +53,19 @@ def test_the_mlflow_server_runs_one_worker_and_no_job_runner(tmp_path, monkeypat
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     admin_password = re.search(r"admin_password = (\S+)", password_file.read_text())[1]
     assert not any(admin_password in part for part in command)  # `ps` shows no password
-    assert "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false" in README
+    assert "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false" in SWEEPS
 
 
 def test_slurm_conf_gives_20_s_between_sigterm_and_sigkill(tmp_path):
-    """README: "SIGKILL `KillWait` seconds later (20 s in `make cluster`'s `slurm.conf`)"; one node
-    with this machine's cores, partition `debug`, slurmdbd accounting, no cgroups."""
+    """docs/sweeps.md: "SIGKILL `KillWait` seconds later (20 s in `make cluster`'s `slurm.conf`)";
+    one node with this machine's cores, partition `debug`, slurmdbd accounting, no cgroups."""
     ports = slurm.Ports(mariadb=1, slurmdbd=2, slurmctld=3, slurmd=4)
     conf = dict(
         line.split("=", 1)
         for line in slurm.slurm_conf(tmp_path, ports).splitlines()
         if "=" in line and not line.startswith("#") and not line.startswith(("NodeName", "Part"))
     )
-    assert conf["KillWait"] == "20" and "20 s in `make cluster`'s `slurm.conf`" in README
+    assert conf["KillWait"] == "20" and "20 s in `make cluster`'s `slurm.conf`" in SWEEPS
     assert conf["ProctrackType"] == "proctrack/linuxproc" and conf["TaskPlugin"] == "task/none"
     assert conf["AccountingStorageType"] == "accounting_storage/slurmdbd"
     text = slurm.slurm_conf(tmp_path, ports)
@@ -73,9 +74,9 @@ def test_slurm_conf_gives_20_s_between_sigterm_and_sigkill(tmp_path):
 
 
 def test_without_slurm_the_rest_starts_and_the_start_line_says_so(tmp_path, monkeypatch):
-    """README: "without SLURM the rest starts and says so"; `make cluster` prints how long each
-    service took to start (`started in: s3 4.1 s, postgres 4.8 s, ...`) and keeps the seconds in
-    `.cluster/cluster.json`. The services' own start is stubbed: what is checked is which are
+    """docs/sweeps.md: "without SLURM the rest starts and says so"; `make cluster` prints how long
+    each service took to start (`started in: s3 4.1 s, postgres 4.8 s, ...`) and keeps the seconds
+    in `.cluster/cluster.json`. The services' own start is stubbed: what is checked is which are
     started, and what is printed and kept."""
     postgres = SimpleNamespace(url=lambda db: f"postgresql://{db}@127.0.0.1:1/{db}", pgpass="p")
     monkeypatch.setattr(services.s3, "start", lambda folder, port: "http://127.0.0.1:2")
@@ -90,19 +91,19 @@ def test_without_slurm_the_rest_starts_and_the_start_line_says_so(tmp_path, monk
         "mlflow",
     ]
     kept = json.loads((tmp_path / ".cluster" / "cluster.json").read_text())
-    assert "keeps the seconds in `.cluster/cluster.json` (`startup_seconds`)" in README
+    assert "keeps the seconds in `.cluster/cluster.json` (`startup_seconds`)" in SWEEPS
     assert kept["startup_seconds"] == cluster.startup_seconds
     printed = cluster_cli.usage(cluster, tmp_path / ".cluster")
     (started,) = re.findall(r"\(started in: (.*)\)\n", printed)
     assert re.fullmatch(r"s3 [\d.]+ s, postgres [\d.]+ s, mlflow [\d.]+ s", started)
     assert "  SLURM: not started (slurmctld missing)\n" in printed
-    (readme,) = re.findall(r"\(started in: (s3 [\d.]+ s, postgres [\d.]+ s, mlflow .*?)\)", README)
+    (readme,) = re.findall(r"\(started in: (s3 [\d.]+ s, postgres [\d.]+ s, mlflow .*?)\)", SWEEPS)
     assert re.fullmatch(r"s3 [\d.]+ s, postgres [\d.]+ s, mlflow [\d.]+ s, slurm [\d.]+ s", readme)
-    assert "they are missing; without SLURM the rest starts and says so)" in README
+    assert "they are missing; without SLURM the rest starts and says so)" in SWEEPS
 
 
 def test_mlflows_login_cache_is_off_by_default_and_passwords_are_scrypt_hashes():
-    """README: "verified logins cached for 60 s (MLflow's `auth_cache_ttl_seconds`, off by
+    """docs/sweeps.md: "verified logins cached for 60 s (MLflow's `auth_cache_ttl_seconds`, off by
     default: without it every request pays a scrypt password check)" (MLflow as locked, read
     from its files rather than imported with its server; the 60 s are
     tests/cluster/test_auth.py's)."""
@@ -114,11 +115,11 @@ def test_mlflows_login_cache_is_off_by_default_and_passwords_are_scrypt_hashes()
     store = (auth / "sqlalchemy_store.py").read_text()
     assert "from werkzeug.security import check_password_hash, generate_password_hash" in store
     assert generate_password_hash("a password").startswith("scrypt:")
-    assert "off by default: without it every request pays a scrypt password check)" in README
+    assert "off by default: without it every request pays a scrypt password check)" in SWEEPS
 
 
 def test_dvc_remote_credentials_go_to_the_local_config_never_the_committed_one(monkeypatch):
-    """README, "A DVC remote": `make cluster` sets its remote in `.dvc/config.local`
+    """docs/sweeps.md, "A DVC remote": `make cluster` sets its remote in `.dvc/config.local`
     (git-ignored), and credentials are "never in the repository": the committed `.dvc/config`
     holds none, and every setting `make cluster` makes is `--local`."""
     committed = (PROJECT_ROOT / ".dvc" / "config").read_text()
@@ -133,15 +134,14 @@ def test_dvc_remote_credentials_go_to_the_local_config_never_the_committed_one(m
 
 
 def test_the_real_cluster_advice_names_settings_that_exist():
-    """README, "What changes on a real cluster": every launcher key it names is one of Hydra's
-    submitit SLURM launcher, and the server option it names is one of `mlflow server`."""
+    """docs/sweeps.md, "What changes on a real cluster": every launcher key it names is one of
+    Hydra's submitit SLURM launcher, and the server option it names is one of `mlflow server`."""
     import dataclasses
 
     from hydra_plugins.hydra_submitit_launcher.config import SlurmQueueConf
     from mlflow.cli import server
 
-    text = (PROJECT_ROOT / "README.md").read_text()
-    advice = text.split("### What changes on a real cluster", 1)[1].split("\n## ", 1)[0]
+    advice = section(page("sweeps.md"), "### What changes on a real cluster")
     resources = advice.split("**Partition and resources**", 1)[1].split("\n- ", 1)[0]
     named = {
         re.sub(r"^hydra\.launcher\.|=.*$", "", key) for key in re.findall(r"`([^`]+)`", resources)

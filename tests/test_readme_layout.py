@@ -1,8 +1,9 @@
-"""What the README says about the repository itself: which files exist and what they hold,
-what git and DVC keep, how the stages are called, what the configuration groups offer. Each
-claim is read from the README where it is a list or a table, so a row added there is checked."""
+"""What the README and the guides say about the repository itself: which files exist and what they
+hold, what git and DVC keep, how the stages are called, what the configuration groups offer. Each
+claim is read from the page where it is a list or a table, so a row added there is checked."""
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -16,19 +17,14 @@ import yaml
 from hypothesis import settings
 
 from pipeline.config import PROJECT_ROOT, compose, validate
+from pipeline.network.factory import build_network
 from pipeline.stages import plots_template
+from tests.guides import PAGES, page, section
 
-README = (PROJECT_ROOT / "README.md").read_text()
+README = page("README.md")
 DVC_YAML = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
 STAGES = DVC_YAML["stages"]
 PATHS = yaml.safe_load((PROJECT_ROOT / "conf" / "paths" / "default.yaml").read_text())
-
-
-def section(heading: str) -> str:
-    """The README's text under ``heading`` (a whole line), up to the next heading."""
-    start = README.index(f"\n{heading}\n") + len(heading) + 2
-    following = re.search(r"\n#{1,3} ", README[start:])
-    return README[start : start + following.start()] if following else README[start:]
 
 
 def code_blocks(text: str, language: str) -> list[str]:
@@ -76,8 +72,8 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_scratchnn_imports_numpy_only():
-    """README: "NumPy only, importable without the pipeline"; "scratchnn starts no threads and never
-    changes thread settings": no module of it imports anything but NumPy, itself and the
+    """docs/library.md: "NumPy only, importable without the pipeline"; "scratchnn starts no threads
+    and never changes thread settings": no module of it imports anything but NumPy, itself and the
     standard library, nor threads or thread control."""
     for path in sorted((PROJECT_ROOT / "scratchnn").rglob("*.py")):
         modules = imported_modules(path)
@@ -142,8 +138,9 @@ def test_requirements_lock_is_what_make_lock_writes():
     planned = subprocess.run(
         ["make", "-n", "lock"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     ).stdout
-    (recipe,) = re.findall(r"pip-compile (.*)", planned.replace("\\\n", " "))
-    recipe = recipe.replace("-o ", "--output-file=").split()
+    planned = planned.replace("\\\n", " ")
+    (recipe,) = re.findall(r"pip-compile (.* -o requirements\.lock .*)", planned)
+    recipe = recipe.replace("-o ", "--output-file=").replace("--extra ", "--extra=").split()
     (header,) = re.findall(r"^#    pip-compile (.*)$", LOCK, flags=re.MULTILINE)
     assert "--generate-hashes" in header.split() and header.endswith(" pyproject.toml")
     assert sorted(header.split()) == sorted(option for option in recipe if option != "--quiet")
@@ -169,8 +166,8 @@ def long_tests() -> set[str]:
 
 
 def test_the_long_tests_are_the_recipes_the_readme_names():
-    """README: "The tests marked `long` are the default recipe's 20 epochs (≥ 98.0 % on the test
-    set) and `experiment=seed`'s 300 (≈ 91 %)": those two, and no other."""
+    """docs/development.md: "The tests marked `long` are the default recipe's 20 epochs (≥ 98.0 % on
+    the test set) and `experiment=seed`'s 300 (≈ 91 %)": those two, and no other."""
     assert long_tests() == {
         "tests/test_dvc_pipeline.py::test_make_run_on_the_real_mnist_reaches_98_percent",
         "tests/test_recipes.py::test_experiment_seed_reproduces_the_original_at_91_percent",
@@ -180,17 +177,18 @@ def test_the_long_tests_are_the_recipes_the_readme_names():
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_every_stage_command_is_python_m_its_module(name):
-    """README: "Each stage is `python -m pipeline.stages.<name>`": the environment's ``python`` (so
-    the interpreter check in tests/pipeline/stages/test_interpreter.py applies to all)."""
+    """docs/pipeline.md: "Each stage is `python -m pipeline.stages.<name>`": the environment's
+    ``python`` (so the interpreter check in tests/pipeline/stages/test_interpreter.py applies to
+    all)."""
     command = STAGES[name]["cmd"].split()
     assert command[:3] == ["python", "-m", f"pipeline.stages.{name}"]
     assert (PROJECT_ROOT / "pipeline" / "stages" / f"{name}.py").is_file()
 
 
 def pipeline_table() -> dict[str, tuple[str, str]]:
-    """The README's table of stages: name -> (reads, writes)."""
+    """docs/pipeline.md's table of stages: name -> (reads, writes)."""
     rows = {}
-    for line in section("## The pipeline").splitlines():
+    for line in section(page("pipeline.md"), "# The pipeline").splitlines():
         if match := re.match(r"\| `(\w+)` \| (.*) \| (.*) \|$", line):
             rows[match.group(1)] = (match.group(2), match.group(3))
     return rows
@@ -301,12 +299,16 @@ def test_data_models_and_outputs_are_never_in_git():
 
 
 def conf_listing() -> dict[str, str]:
-    (block,) = [b for b in code_blocks(section("## Configuration"), "text") if "conf/" in b]
+    (block,) = [
+        b
+        for b in code_blocks(section(page("configuration.md"), "# Configuration"), "text")
+        if "conf/" in b
+    ]
     return dict(re.match(r"(\S+)\s+(.*)", line).groups() for line in block.splitlines())
 
 
 def test_conf_holds_the_groups_and_options_the_readme_lists():
-    """The README's listing of conf/: each group's options are exactly its files, the
+    """docs/configuration.md's listing of conf/: each group's options are exactly its files, the
     default is the defaults list's; config.yaml and mlp.yaml hold the keys it names."""
     config = yaml.safe_load((PROJECT_ROOT / "conf" / "config.yaml").read_text())
     defaults = {k: v for d in config["defaults"] if isinstance(d, dict) for k, v in d.items()}
@@ -329,8 +331,10 @@ def test_conf_holds_the_groups_and_options_the_readme_lists():
     assert groups == 4  # data, optimizer, schedule, experiment (model is listed by file)
     listing = conf_listing()
     assert {"defaults", "dtype", "train"} <= set(config)
-    assert set(config["train"]) >= {"epochs", "batch_size", "seed", "weight_decay"}
-    assert "train.{epochs,batch_size,seed,weight_decay}" in listing["conf/config.yaml"]
+    assert set(config["train"]) >= {"epochs", "batch_size", "seed", "weight_decay", "clip_norm"}
+    assert set(config["schedule"]) == {"warmup_epochs"}
+    assert "train.{epochs,batch_size,seed,weight_decay,clip_norm}" in listing["conf/config.yaml"]
+    assert "schedule.warmup_epochs" in listing["conf/config.yaml"]
     mlp = yaml.safe_load((PROJECT_ROOT / "conf" / "model" / "mlp.yaml").read_text())
     assert mlp["hidden_sizes"] == [128, 64]
     assert {"activation", "dropout", "batch_norm", "initializer"} <= set(mlp)
@@ -377,8 +381,8 @@ def test_the_recipes_are_what_the_readme_says():
     assert best.train.epochs == 40
 
 
-def test_the_fashion_recipes_are_what_the_readme_says():
-    """The Fashion-MNIST table: the default on clothes, the tuned MLP, the CNN."""
+def test_the_fashion_recipes_are_what_the_guide_says():
+    """docs/configuration.md, *Fashion-MNIST*: the default on clothes, the tuned MLP, the CNN."""
     default, plain = validate(compose(["experiment=fashion"])), validate(compose([]))
     assert default.data.name.value == "fashion_mnist" and default.model == plain.model
     assert default.train == plain.train and not default.data.augment.flip
@@ -393,9 +397,77 @@ def test_the_fashion_recipes_are_what_the_readme_says():
     assert cnn.train.epochs == 20
 
 
+def test_the_resnet_recipe_is_what_the_readme_says():
+    """docs/configuration.md, *Recipes*: a 3x3 convolution, three stages of two residual
+    blocks (16, 32, 64 channels, conv-bn-relu-conv-bn, then ReLU; stages 2 and 3 start with
+    stride 2 and a projected shortcut), global average pooling, dense 10, 175,530 parameters;
+    AdamW 0.05 on the weights only, one epoch of warm-up then cosine, shifts and rotations,
+    15 epochs."""
+    cfg = validate(compose(["experiment=resnet"]))
+    types = layer_types(cfg)
+    assert types[:3] == ["conv2d", "batchnorm", "relu"] and cfg.model.layers[0]["kernel"] == 3
+    assert types[3:15] == ["residual", "relu"] * 6 and types[15:] == ["global_avgpool", "dense"]
+    blocks = [layer for layer in cfg.model.layers if layer["type"] == "residual"]
+    for block in blocks:
+        body = [layer["type"] for layer in block["layers"]]
+        assert body == ["conv2d", "batchnorm", "relu", "conv2d", "batchnorm"]
+    first_convs = [block["layers"][0] for block in blocks]
+    assert [c["filters"] for c in first_convs] == [16, 16, 32, 32, 64, 64]
+    assert [c.get("stride", 1) for c in first_convs] == [1, 1, 2, 1, 2, 1]
+    network = build_network(cfg, 784, 10)
+    assert network.parameter_count == 175_530
+    assert "175,530 parameters" in page("configuration.md")
+    projected = [i for i, layer in enumerate(network.layers) if getattr(layer, "projection", None)]
+    assert projected == [7, 11]  # the first blocks of stages 2 and 3
+    assert cfg.optimizer.name.value == "adamw" and cfg.optimizer.weight_decay == 0.05
+    assert cfg.train.weight_decay == 0 and cfg.schedule.warmup_epochs == 1
+    assert cfg.schedule.name.value == "cosine" and cfg.train.epochs == 15
+    assert cfg.data.augment.shift == 2 and cfg.data.augment.rotate == 10.0
+    measured = json.loads((PROJECT_ROOT / "reports" / "recipes.json").read_text())
+    assert "resnet" not in measured  # "not yet in the table": once measured, the guide says so
+
+
+def test_the_sequence_recipes_are_what_the_guide_says():
+    """docs/configuration.md, *Recipes*: experiment=lstm and experiment=vit, their networks,
+    parameter counts and training, and that make bench-recipes has not measured them yet."""
+    lstm = validate(compose(["experiment=lstm"]))
+    assert list(lstm.model.input_shape) == [28, 28] and layer_types(lstm) == [
+        "lstm",
+        "lstm",
+        "dense",
+    ]
+    first, second, _ = lstm.model.layers
+    assert first["units"] == second["units"] == 128 and first["return_sequences"]
+    assert not second.get("return_sequences", False)
+    assert build_network(lstm, 784, 10).parameter_count == 213_258
+    assert lstm.optimizer.name.value == "adam" and lstm.optimizer.lr == 0.002
+    assert lstm.schedule.name.value == "cosine" and lstm.train.clip_norm == 1.0
+    assert lstm.train.weight_decay == 0 and lstm.train.epochs == 15
+
+    vit = validate(compose(["experiment=vit"]))
+    types = layer_types(vit)
+    assert types == ["patch_embed", "class_token", "position_embed", *["transformer_block"] * 6,
+                     "layernorm", "token_pool", "dense"]  # fmt: skip
+    assert vit.model.layers[0]["patch"] == 7 and vit.model.layers[0]["dim"] == 64
+    blocks = [layer for layer in vit.model.layers if layer["type"] == "transformer_block"]
+    assert all(b["heads"] == 4 and b["mlp_units"] == 128 for b in blocks)
+    assert vit.model.layers[-2]["mode"] == "class"
+    network = build_network(vit, 784, 10)
+    assert network.layers[0].output_shape == (16, 64) and network.parameter_count == 205_962
+    assert vit.optimizer.name.value == "adamw" and vit.optimizer.weight_decay == 0.05
+    assert vit.train.weight_decay == 0 and vit.schedule.warmup_epochs == 1
+    assert vit.schedule.name.value == "cosine" and vit.train.clip_norm == 1.0
+    assert vit.data.augment.shift == 2 and vit.data.augment.rotate == 10.0
+    assert vit.train.epochs == 25
+    guide = " ".join(page("configuration.md").split())
+    assert "213,258 parameters" in guide and "205,962 parameters" in guide
+    measured = json.loads((PROJECT_ROOT / "reports" / "recipes.json").read_text())
+    assert not {"lstm", "vit"} & set(measured)  # "not yet in the table"
+
+
 def test_dvc_yaml_takes_its_paths_from_conf_paths():
-    """README: "`dvc.yaml` templates its outputs from the same keys the stages read": no output or
-    dependency under data/, models/ or reports/ is written out literally."""
+    """docs/development.md: "`dvc.yaml` templates its outputs from the same keys the stages read":
+    no output or dependency under data/, models/ or reports/ is written out literally."""
     for name, stage in STAGES.items():
         paths = [
             *stage.get("deps", []),
@@ -449,7 +521,7 @@ def test_the_committed_plots_page_has_vega_inline():
 
 def test_the_readmes_library_example_runs(tmp_path, monkeypatch):
     """The Python example of "The library", as written, on a small random data set."""
-    (example,) = code_blocks(section("## The library: `scratchnn`"), "python")
+    (example,) = code_blocks(section(page("library.md"), "# The library: `scratchnn`"), "python")
     rng = np.random.default_rng(0)
     x, y = rng.random((200, 784), dtype=np.float32), rng.integers(0, 10, 200)
     namespace = {
@@ -461,7 +533,7 @@ def test_the_readmes_library_example_runs(tmp_path, monkeypatch):
         "y_test": y[:30],
     }
     monkeypatch.chdir(tmp_path)
-    exec(compile(example, "README.md", "exec"), namespace)
+    exec(compile(example, "docs/library.md", "exec"), namespace)
     assert namespace["net"].dtype == np.float32  # "float32 by default"
     assert len(namespace["history"]) == 20
     assert 0.0 <= namespace["accuracy"] <= 1.0 and len(namespace["predicted"]) == 30
@@ -469,14 +541,22 @@ def test_the_readmes_library_example_runs(tmp_path, monkeypatch):
 
 
 def test_the_layout_has_the_files_the_readme_names():
-    """Every file and folder the README names under tests/, scratchnn/ and pipeline/ exists."""
+    """Every file and folder the README and the guides name under tests/, scratchnn/ and
+    pipeline/ exists."""
+    every_page = "\n".join(page(name) for name in PAGES)
     for path in set(
-        re.findall(r"\b((?:tests|scratchnn|pipeline|conf|examples|vendor|docs)/[\w/.-]*\w)", README)
+        re.findall(
+            r"\b((?:tests|scratchnn|pipeline|conf|examples|vendor|docs)/[\w/.-]*\w)", every_page
+        )
     ):
         if "<" in path or path.endswith((".x", ".<name>")):
             continue
         assert (PROJECT_ROOT / path).exists() or (PROJECT_ROOT / f"{path}.py").exists(), path
-    (layout,) = [b for b in code_blocks(section("## Development"), "text") if "pipeline/*.py" in b]
+    (layout,) = [
+        b
+        for b in code_blocks(section(page("development.md"), "# Development"), "text")
+        if "pipeline/*.py" in b
+    ]
     rooms = re.split(r"^(pipeline/[\w*./]+|scratchnn/)\s+", layout, flags=re.M)[1:]
     listed: dict[str, set[str]] = {}
     for room, text in zip(rooms[::2], rooms[1::2], strict=True):
@@ -492,19 +572,21 @@ def test_the_layout_has_the_files_the_readme_names():
             modules |= {p.name for p in packages if (p / "__init__.py").is_file()}
         assert names == modules, folder  # every module in its room, and only those
     assert (PROJECT_ROOT / "pipeline" / "tools" / "bench" / "__main__.py").is_file()
-    for line in section("## The library: `scratchnn`").splitlines():
+    for line in section(page("library.md"), "# The library: `scratchnn`").splitlines():
         if match := re.match(r"\| `([\w/]+\.py)` \|", line):
             assert (PROJECT_ROOT / "scratchnn" / match.group(1)).is_file(), match.group(1)
 
 
 def test_every_tool_is_a_console_script_of_its_module():
-    """README: "Every tool is also a console script ... (the same as `python -m
+    """docs/development.md: "Every tool is also a console script ... (the same as `python -m
     pipeline.tools.<name>`)": the README's list is pyproject's, each script runs its module's
     own entry point."""
     import tomllib
 
     scripts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    listed = section("## Development").split("Every tool is also a console script", 1)[1]
+    listed = section(page("development.md"), "# Development").split(
+        "Every tool is also a console script", 1
+    )[1]
     listed = listed.split("`tests/` mirrors", 1)[0]
     assert set(re.findall(r"`(neuralscratch-[\w-]+)`", listed)) == set(scripts)
     for script, target in scripts.items():
@@ -526,8 +608,9 @@ def test_ci_runs_pip_check_before_the_tests():
 
 
 def test_each_test_worker_gets_its_share_of_blas_threads():
-    """README: "Each worker, and every process its tests start, gets one BLAS thread
-    (`OMP_NUM_THREADS`, unless you set it)": what tests/conftest.py sets on import."""
+    """docs/development.md: "Each worker, and every process its tests start, gets its share of
+    BLAS threads (`OMP_NUM_THREADS` = cores // workers, at least one, unless you set it)": what
+    tests/conftest.py sets on import."""
     code = "import os, tests.conftest; print(os.environ.get('OMP_NUM_THREADS'))"
     base = {
         k: v
@@ -548,3 +631,37 @@ def test_each_test_worker_gets_its_share_of_blas_threads():
     assert threads(PYTEST_XDIST_WORKER_COUNT="2") == str(max(1, (os.cpu_count() or 1) // 2))
     assert threads(PYTEST_XDIST_WORKER_COUNT="2", OMP_NUM_THREADS="3") == "3"
     assert threads() == "None"  # one process, no workers: BLAS as it is
+    readme = " ".join((PROJECT_ROOT / "docs" / "development.md").read_text().split())
+    assert "gets its share of BLAS threads (`OMP_NUM_THREADS` = cores // workers" in readme
+
+
+def test_the_readme_says_the_pooling_gradient_checks_avoid_ties():
+    """Finite differences cannot check a max at a tie (it has no derivative there): the checks
+    draw inputs without ties, and the tie convention has a test of its own (docs/library.md)."""
+    readme = " ".join((PROJECT_ROOT / "docs" / "library.md").read_text().split())
+    assert "pooling with ties" not in readme
+    assert "pooling (on inputs without ties, where the max has no derivative" in readme
+    pooling = (PROJECT_ROOT / "tests" / "scratchnn" / "test_pooling.py").read_text()
+    assert "distinct_inputs((2, *shape)" in pooling
+    assert "def test_ties_send_the_gradient_to_the_first_maximum" in pooling
+
+
+def test_pyproject_names_the_workers_the_makefile_runs():
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    workers = re.search(r"^test: .*\n\tpytest -n (\d+)\n", makefile, re.MULTILINE)
+    assert workers is not None
+    assert re.findall(r"`pytest -n (\d+)`", pyproject) == [workers.group(1)]
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("pipeline/io.py", "def save_array"),
+        ("pipeline/cluster/services.py", "def environ_with"),
+        ("scratchnn/layers/dense.py", "def n_params"),
+    ],
+)
+def test_code_nothing_calls_is_gone(module, name):
+    """An outside audit found these unused: a reader should not have to wonder who calls them."""
+    assert name not in (PROJECT_ROOT / module).read_text()

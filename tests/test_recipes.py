@@ -1,4 +1,4 @@
-"""The README's accuracy claims, measured on the real MNIST: the original recipe
+"""The accuracy claims of the README and the guides, measured on the real MNIST: the original recipe
 (``experiment=seed``) and the original script's own weights (the default recipe is `make run`'s:
 tests/test_dvc_pipeline.py).
 
@@ -51,7 +51,7 @@ def prepared(tmp_path: Path, csvs: tuple[Path, Path], *overrides: str):
 
 
 def test_the_original_weights_score_91_52_percent(tmp_path, mnist_csvs):
-    """README, "The original weights": 91.52 % (9,152 of 10,000 images), loss 0.2996."""
+    """docs/pipeline.md, "The original weights": 91.52 % (9,152 of 10,000 images), loss 0.2996."""
     cfg = prepared(tmp_path, mnist_csvs, "dtype=float64")
     x, y = load_split(cfg.paths.prepared, "test")
     weights = PROJECT_ROOT / "examples" / "original_weights"
@@ -61,8 +61,9 @@ def test_the_original_weights_score_91_52_percent(tmp_path, mnist_csvs):
 
 
 def test_predict_with_the_original_weights_prints_their_accuracy(tmp_path, mnist_csvs):
-    """README, Kaggle's Digit Recognizer: `predict --csv ... --model examples/original_weights`
-    reads the CSV itself (not the prepared data) and prints the same 91.52 %."""
+    """docs/pipeline.md, Kaggle's Digit Recognizer: `predict --csv ... --model
+    examples/original_weights` reads the CSV itself (not the prepared data) and prints the same
+    91.52 %."""
     output = tmp_path / "sub.csv"
     command = ["-m", "pipeline.stages.predict", "--csv", str(mnist_csvs[1])]
     command += ["--model", "examples/original_weights", "--output", str(output)]
@@ -83,7 +84,7 @@ def test_predict_with_the_original_weights_prints_their_accuracy(tmp_path, mnist
 
 @pytest.mark.long
 def test_experiment_seed_reproduces_the_original_at_91_percent(tmp_path, mnist_csvs):
-    """README: after 300 full-batch epochs, training accuracy 90.93 % and loss 0.317,
+    """docs/configuration.md: after 300 full-batch epochs, training accuracy 90.93 % and loss 0.317,
     91.40 % on the 1,000 held-out rows and 91.28 % on the official test set."""
     cfg = prepared(tmp_path, mnist_csvs, "experiment=seed")
     network, history = train(cfg)

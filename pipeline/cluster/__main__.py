@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline.cluster import daemon, services, slurm
 from pipeline.config import PROJECT_ROOT
+from pipeline.errors import refusal_line
 
 DEFAULT_DIR = PROJECT_ROOT / ".cluster"
 DVC_REMOTE = "cluster"
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster = services.start(folder)
     except (daemon.ServiceError, OSError, subprocess.CalledProcessError) as error:
-        print(f"error: {folder}: the cluster did not start: {error}", file=sys.stderr)
+        refused = refusal_line(error) if isinstance(error, OSError) else None
+        print(f"error: {folder}: the cluster did not start: {refused or error}", file=sys.stderr)
         return 1
     if folder.is_relative_to(PROJECT_ROOT):
         configure_dvc_remote(cluster)

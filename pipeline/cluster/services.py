@@ -1,7 +1,6 @@
 """Start, describe and stop the whole cluster in one state folder."""
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -172,7 +171,3 @@ def remove(folder: Path) -> None:
     """Stop the cluster and delete its state (databases, buckets, secrets)."""
     stop(folder)
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def environ_with(cluster: Cluster) -> dict[str, str]:
-    return {**os.environ, **cluster.client_env()}

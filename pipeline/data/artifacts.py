@@ -17,6 +17,7 @@ INFO_FILE = "info.json"  # in the prepared folder: row and label counts, sources
 # train -> evaluate (in paths.reports)
 HISTORY_FILE = "history.csv"
 RUN_FILE = "run.json"  # which MLflow run the training was; evaluate logs into it
+DYNAMICS_FILE = "dynamics.csv"  # per-layer statistics per epoch (train.diagnostics)
 
 # evaluate (in paths.reports)
 METRICS_FILE = "metrics.json"
@@ -28,6 +29,7 @@ MISCLASSIFIED_PNG = "misclassified.png"
 CURVES_PNG = "training_curves.png"
 FIRST_LAYER_PNG = "first_layer.png"  # what the first layer learned
 ACTIVATIONS_PNG = "activations.png"  # one test digit through every layer
+DYNAMICS_PNG = "dynamics.png"  # the per-layer statistics across epochs
 
 # predict (in paths.reports)
 SUBMISSION_FILE = "submission.csv"

@@ -2,7 +2,8 @@
 
 It holds what the next epoch depends on: the weights and the network's state (batch norm's
 running statistics), the optimiser's state (Adam's moments and step count), the batch-order
-RNG's state, the history so far and the MLflow run. Resuming from
+RNG's state, the history so far (and the per-layer statistics so far) and the MLflow run.
+Resuming from
 it gives weights bit-identical to an uninterrupted run. It is used only by a training whose
 configuration and prepared data match its fingerprint, and removed once the outputs are written.
 """
@@ -12,7 +13,7 @@ import hashlib
 import json
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ class Checkpoint:
     rng_state: dict
     history: list[sn.EpochMetrics]
     run_id: str | None
+    dynamics: list[dict[str, float]] = field(default_factory=list)  # train.diagnostics' rows
 
 
 def checkpoint_path(cfg: Config) -> Path:
@@ -68,9 +70,10 @@ def save(path: Path, checkpoint: Checkpoint, stamp: str) -> None:
         "rng_state": checkpoint.rng_state,
         "history": [dataclasses.asdict(m) for m in checkpoint.history],
         "run_id": checkpoint.run_id,
+        "dynamics": checkpoint.dynamics,
     }
     arrays = {f"{OPTIMIZER_PREFIX}{k}": v for k, v in checkpoint.optimizer.items()}
-    with atomic_file(path) as file:
+    with atomic_file(path, what="the checkpoint") as file:
         np.savez(
             file,
             params=checkpoint.params,
@@ -111,4 +114,5 @@ def load(path: Path, cfg: Config) -> Checkpoint | None:
         rng_state=meta["rng_state"],
         history=[sn.EpochMetrics(**m) for m in meta["history"]],
         run_id=meta["run_id"],
+        dynamics=meta.get("dynamics", []),
     )

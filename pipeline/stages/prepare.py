@@ -67,7 +67,8 @@ def prepare(cfg: Config) -> dict:
         "sources": {"train": cfg.data.train_csv, "test": cfg.data.test_csv},
         "data": prepare_settings(cfg.data),  # the settings these arrays were prepared with
     }
-    with atomic_dir(cfg.paths.prepared) as folder:
+    needed = sum(array.nbytes for array in arrays.values())
+    with atomic_dir(cfg.paths.prepared, "the prepared splits", needed) as folder:
         for name, array in arrays.items():
             np.save(folder / f"{name}.npy", array, allow_pickle=False)
         write_json(folder / INFO_FILE, info)

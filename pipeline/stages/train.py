@@ -10,9 +10,9 @@ import scratchnn as sn
 from pipeline import phases
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
-from pipeline.data.artifacts import HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
+from pipeline.data.artifacts import DYNAMICS_FILE, HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
 from pipeline.data.catalog import dataset
-from pipeline.io import atomic_file, write_text
+from pipeline.io import all_or_nothing, atomic_file, write_text
 from pipeline.network import checkpoint
 from pipeline.network.factory import (
     build_augment,
@@ -21,10 +21,12 @@ from pipeline.network.factory import (
     build_schedule,
     check_model,
 )
+from pipeline.network.first_checks import first_checks
 from pipeline.progress import batch_progress
 from pipeline.tracking import datasets, logged_model, mlflow_runs
 
 EXAMPLE_ROWS = 2  # validation images saved with the MLflow Model as its input example
+DYNAMICS_IMAGES = 512  # training images the per-layer activation statistics are measured on
 
 
 def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
@@ -37,6 +39,19 @@ def progress_line(metrics: sn.EpochMetrics, epochs: int) -> str:
     return line + f"  {metrics.seconds:.1f}s"
 
 
+def both(
+    first: Callable[[int, int], None], second: Callable[[int, int], None] | None
+) -> Callable[[int, int], None]:
+    """One batch callback that calls ``first``, then ``second`` if there is one."""
+
+    def call(done: int, total: int) -> None:
+        first(done, total)
+        if second is not None:
+            second(done, total)
+
+    return call
+
+
 def train(
     cfg: Config,
     on_epoch_end: Callable[[sn.EpochMetrics], None] | None = None,
@@ -44,18 +59,24 @@ def train(
     resume: checkpoint.Checkpoint | None = None,
     run_id: str | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
+    log_metrics: Callable[[dict[str, float], int], None] | None = None,
+    dynamics_rows: list[dict[str, float]] | None = None,
 ) -> tuple[sn.Network, list[sn.EpochMetrics]]:
     """Train on ``paths.prepared`` and return the network and its whole per-epoch history.
 
     With ``checkpoint_file``, a checkpoint (naming MLflow run ``run_id``) is written after every
-    epoch; with ``resume``, training goes on from such a checkpoint.
+    epoch; with ``resume``, training goes on from such a checkpoint. A fresh start first runs
+    the first checks (printed; their metrics to ``log_metrics(values, 0)``). With
+    ``train.diagnostics``, each epoch's per-layer statistics go to ``log_metrics(values, epoch)``
+    and, with their epoch, into ``dynamics_rows`` (those of a checkpoint's epochs first).
     """
+    rows = dynamics_rows if dynamics_rows is not None else []
     with phases.timed("data loading"):
         x, y = load_split(cfg.paths.prepared, "train")
         validation = load_split(cfg.paths.prepared, "val")
     assert y is not None and validation[1] is not None
     network = build_network(cfg, n_inputs=x.shape[1], n_classes=N_CLASSES)
-    optimizer = build_optimizer(cfg)
+    optimizer = build_optimizer(cfg, network)
     rng = np.random.default_rng([cfg.train.seed, 1])  # batch order, apart from the init draws
     history: list[sn.EpochMetrics] = []
     stamp = checkpoint.fingerprint(cfg) if checkpoint_file is not None else ""
@@ -65,10 +86,27 @@ def train(
         optimizer.load_state(resume.optimizer)
         rng.bit_generator.state = resume.rng_state
         history = list(resume.history)
+        rows[:] = resume.dynamics
         print(f"resuming after epoch {resume.epoch} from a checkpoint", flush=True)
+    else:
+        with phases.timed("first checks"):
+            lines, check_metrics = first_checks(cfg, network, (x, y), validation)
+        print("\n".join(lines), flush=True)
+        if log_metrics is not None:
+            log_metrics(check_metrics, 0)
+    dynamics = None
+    if cfg.train.diagnostics:
+        dynamics = sn.LayerDynamics(network, x[:DYNAMICS_IMAGES].astype(network.dtype))
+        on_batch_end = both(dynamics.on_batch_end, on_batch_end)
 
     def after_epoch(metrics: sn.EpochMetrics) -> None:
         history.append(metrics)
+        if dynamics is not None:
+            with phases.timed("diagnostics"):
+                values = dynamics.epoch_end()
+            rows.append({"epoch": metrics.epoch, **values})
+            if log_metrics is not None:
+                log_metrics(values, metrics.epoch)
         if checkpoint_file is not None:
             state = checkpoint.Checkpoint(
                 metrics.epoch,
@@ -78,6 +116,7 @@ def train(
                 rng.bit_generator.state,
                 history,
                 run_id,
+                rows,
             )
             with phases.timed("checkpoints"):
                 checkpoint.save(checkpoint_file, state, stamp)
@@ -96,6 +135,7 @@ def train(
             rng=rng,
             validation=(validation[0].astype(network.dtype, copy=False), validation[1]),
             weight_decay=cfg.train.weight_decay,
+            clip_norm=cfg.train.clip_norm,
             on_epoch_end=after_epoch,
             start_epoch=len(history),
             augment=build_augment(cfg),
@@ -111,11 +151,26 @@ def history_csv(history: list[sn.EpochMetrics]) -> str:
     return table.to_csv(index=False, float_format="%.6g")
 
 
+def dynamics_csv(epochs: list[dict[str, float]]) -> str:
+    """The per-layer statistics, a row per epoch, layer and statistic (``epoch,layer,statistic,
+    value``), for ``evaluate``'s dynamics.png; only the header when ``train.diagnostics`` is off."""
+    rows = [
+        (values["epoch"], *key.split("/")[1:], value)
+        for values in epochs
+        for key, value in values.items()
+        if key.startswith("layers/")
+    ]
+    table = pd.DataFrame(rows, columns=["epoch", "layer", "statistic", "value"])
+    return table.to_csv(index=False, float_format="%.6g")
+
+
 def write_outputs(cfg: Config, network: sn.Network, history: list[sn.EpochMetrics]) -> None:
-    """The weights to ``paths.model`` and the per-epoch history to ``paths.reports``."""
-    with phases.timed("writing outputs"), atomic_file(cfg.paths.model) as file:
-        sn.save_weights(network, file)
-    write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history))
+    """The weights to ``paths.model`` and the per-epoch history to ``paths.reports``: both or
+    neither (a full disk keeps the last training's pair)."""
+    with phases.timed("writing outputs"), all_or_nothing():
+        with atomic_file(cfg.paths.model, what="the weights") as file:
+            sn.save_weights(network, file)
+        write_text(Path(cfg.paths.reports) / HISTORY_FILE, history_csv(history), "the history")
 
 
 def train_tracked(
@@ -142,8 +197,29 @@ def train_tracked(
     run_id = run.run_id if run else None
     first_epoch = 1 + (resume.epoch if resume is not None else 0)
     bar = batch_progress(cfg.train.epochs, first_epoch) if echo else None
-    network, history = train(cfg, on_epoch_end, checkpoint_file, resume, run_id, bar)
-    write_outputs(cfg, network, history)
+
+    dynamics: list[dict[str, float]] = []
+
+    def log_metrics(values: dict[str, float], step: int) -> None:
+        if run is not None:
+            with phases.timed("tracking: logging epochs"):
+                run.attempt(
+                    lambda: run.log_metrics(values, step), f"logging metrics of step {step}"
+                )
+
+    network, history = train(
+        cfg,
+        on_epoch_end,
+        checkpoint_file,
+        resume,
+        run_id,
+        bar,
+        log_metrics=log_metrics,
+        dynamics_rows=dynamics,
+    )
+    with all_or_nothing():
+        write_outputs(cfg, network, history)
+        write_text(Path(cfg.paths.reports) / DYNAMICS_FILE, dynamics_csv(dynamics), "dynamics")
     if checkpoint_file is not None:
         checkpoint_file.unlink(missing_ok=True)
     mlflow_runs.write_run_file(Path(cfg.paths.reports) / RUN_FILE, run, cfg.tracking.experiment)

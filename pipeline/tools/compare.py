@@ -91,7 +91,7 @@ def plot_curves(runs: pd.DataFrame, title: str, path: Path) -> None:
     if axes.lines:
         axes.legend(fontsize="small")
     figure.tight_layout()
-    with atomic_file(path) as file:
+    with atomic_file(path, what="the curves") as file:
         figure.savefig(file, format="png", dpi=120)
     plt.close(figure)
 

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -191,7 +192,11 @@ def client_for(uri: str):  # -> mlflow.MlflowClient, imported lazily: mlflow is 
     waited their turn for it made one train take minutes on a busy machine."""
     from mlflow import MlflowClient
 
-    if urllib.parse.urlsplit(uri).password is not None:  # MLflow's run links would repeat it
+    # "Creating initial MLflow database tables...", "Updating database tables": MLflow's work,
+    # not the user's news (its warnings and errors still show)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    # MLflow's run links on stdout would repeat a user part: a password, or a token as the user
+    if urllib.parse.urlsplit(uri).username is not None:
         os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     if is_local_store(uri):
         with store_lock():
@@ -227,6 +232,14 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     for key, value in tree.items():
         flat.update(flatten(value, f"{prefix}{key}."))
     return flat
+
+
+def run_params(cfg: Config) -> dict[str, Any]:
+    """The configuration as a run's params, flattened, but for ``paths.*``: where one machine keeps
+    its files says nothing to compare runs by (``config.yaml``, logged beside, has them)."""
+    tree = config_tree(cfg)
+    del tree["paths"]
+    return flatten(tree)
 
 
 def config_tree(cfg: Config) -> dict[str, Any]:
@@ -392,7 +405,7 @@ def start_run(
         name = run_name[:RUN_NAME_LIMIT] if run_name else run_name
         run = client.create_run(experiment_id, run_name=name, tags=all_tags)
     tracked = Run(client, run.info.run_id, experiment_id)
-    tracked.log_params(flatten(config_tree(cfg)))
+    tracked.log_params(run_params(cfg))
     tracked.log_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)), "config.yaml")
     return tracked
 

@@ -20,6 +20,23 @@ The network takes a layer through four steps:
 In place: a layer with ``can_work_in_place`` may write ``y`` over ``x``, saving a buffer; the
 network switches that off (``in_place = False``) when ``x`` must survive: when it is the caller's
 input, or when an earlier layer's backward pass reads it (``reads_output``).
+
+Weight decay (``AdamW``) shrinks only the parameters ``decayed_names()`` lists: by default the
+``weight_names`` (the weights of dense and convolution layers), never biases nor a normalisation's
+scale and shift. The network turns those names into one mask over its flat buffer, once.
+
+Containers: a layer may hold other layers, as a residual block does (``residual.py``:
+``{"type": "residual", "layers": [...]}``, ``y = body(x) + shortcut(x)``). A container takes
+them as a constructor argument annotated ``list[Layer]``: the builder builds that list from the
+nested specs, checking every key and naming it (``layers[3].layers[1].filters=0 is not
+allowed``), and ``settings()`` writes it back as specs, so the architecture JSON nests. Inside,
+a ``chain.Chain`` per path does the network's work for its layers: ``build`` (shape errors
+located with ``LayerSpecError.within``), the in-place plan (the chain never writes over its
+input, which the block may still read), ``bind`` (the container declares its layers' params and
+state as its own under prefixed names, ``"0.weights"``, ``"shortcut.1.gamma"``, and hands each
+layer its views of them), ``initialize``, ``forward``, and ``backward`` (``need_dx`` passed on).
+A pre-norm transformer block is two residual blocks: ``[layernorm, attention]`` then
+``[layernorm, dense, gelu, dense]``; a new container is a class with one chain per path.
 """
 
 import inspect
@@ -59,9 +76,14 @@ class Layer:
     output_shape: Shape = ()
 
     def settings(self) -> dict[str, Any]:
-        """The constructor's arguments as JSON-able values: ``{"filters": 16, "kernel": 5}``."""
+        """The constructor's arguments as JSON-able values: ``{"filters": 16, "kernel": 5}``;
+        a container's list of layers as their specs."""
         names = list(inspect.signature(type(self).__init__).parameters)[1:]
-        return {name: getattr(self, name) for name in names}
+        return {name: _jsonable(getattr(self, name)) for name in names}
+
+    def spec(self) -> dict[str, Any]:
+        """What the builder builds this layer from: ``{"type": "conv2d", "filters": 16, ...}``."""
+        return {"type": self.type_name, **self.settings()}
 
     def build(self, input_shape: Shape) -> Shape:
         """Fix the shapes for inputs of ``input_shape`` (one sample); return the output's shape."""
@@ -83,6 +105,10 @@ class Layer:
         """Keep the views into the network's buffers and allocate the reused work arrays."""
         self.params, self.grads, self.state, self.dtype = params, grads, state, dtype
         self._y = RowBuffer(self.output_shape, dtype)
+
+    def decayed_names(self) -> tuple[str, ...]:
+        """The params weight decay shrinks: the weights, not biases or scales and shifts."""
+        return self.weight_names
 
     def initialize(self, initializer: Initializer, rng: np.random.Generator) -> None:
         """Draw the weights (``weight_names``) from ``initializer``, in the order declared."""
@@ -108,6 +134,12 @@ class Layer:
     def __repr__(self) -> str:
         settings = ", ".join(f"{key}={value!r}" for key, value in self.settings().items())
         return f"{type(self).__name__}({settings})"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(item, Layer) for item in value):
+        return [item.spec() for item in value]
+    return value
 
 
 LAYER_TYPES: dict[str, type[Layer]] = {}

@@ -1,6 +1,7 @@
 """One local cluster (pipeline.cluster: SLURM, PostgreSQL, S3, the MLflow server with logins)
 for the whole test session, shared by the pytest-xdist workers: the first worker to need it
-starts it, the last one done stops it (by PID). Tests that need SLURM skip where it is missing.
+starts it, the last one done stops it (by PID). Tests that need a missing program (SLURM,
+PostgreSQL) skip where it is missing, saying so, and fail in CI (``CI=true``), which installs them.
 A test that stops or restarts a service starts its own (``own_tracking_server``): the shared
 services stay up for the whole session."""
 
@@ -19,7 +20,7 @@ from filelock import FileLock
 
 from pipeline.cluster import mlflow_server, postgres, s3, services, slurm
 from pipeline.config import PROJECT_ROOT
-from tests.conftest import tiny_overrides
+from tests.conftest import tiny_overrides, unavailable
 
 
 def missing_programs() -> list[str]:
@@ -30,7 +31,7 @@ def missing_programs() -> list[str]:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[services.Cluster]:
     if missing := missing_programs():
-        pytest.skip(f"not installed: {', '.join(missing)}")
+        unavailable(f"not installed: {', '.join(missing)} (.ci/run installs them)")
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if worker_id != "master" else base
     users, where = shared / "cluster.users", shared / "cluster.path"
@@ -87,7 +88,7 @@ def own_tracking_server(
 @pytest.fixture(scope="session")
 def slurm_cluster(cluster: services.Cluster) -> services.Cluster:
     if cluster.slurm_conf is None:
-        pytest.skip(f"SLURM not installed: {', '.join(slurm.missing_programs())}")
+        unavailable(f"SLURM not installed: {', '.join(slurm.missing_programs())}")
     return cluster
 
 

@@ -10,17 +10,21 @@ import pytest
 
 from tests.browser import Browser
 from tests.cluster.conftest import mlflow_client
+from tests.conftest import require_tool
 
 CHROMIUM = shutil.which("chromium")
 REFUSED = "You are not authenticated"  # the body of MLflow's 401
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed (.ci/run installs it; apt-get install chromium)",
-)
-def test_the_ui_shows_runs_to_a_logged_in_browser_only(cluster, monkeypatch):
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium, checked before the cluster starts (a session fixture listed first)."""
+    require_tool(CHROMIUM, "chromium", "it renders the MLflow UI")
     assert CHROMIUM is not None
+    return CHROMIUM
+
+
+def test_the_ui_shows_runs_to_a_logged_in_browser_only(chromium, cluster, monkeypatch):
     client = mlflow_client(cluster, monkeypatch)
     name = f"browser-{secrets.token_hex(4)}"
     experiment_id = client.create_experiment(name)

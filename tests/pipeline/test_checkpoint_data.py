@@ -1,5 +1,5 @@
-"""README, "When things go wrong": train's checkpoint "is used only by a rerun with the same
-configuration and data, and deleted once the model is written"."""
+"""docs/troubleshooting.md, "When things go wrong": train's checkpoint "is used only by a rerun with
+the same configuration and data, and deleted once the model is written"."""
 
 from pathlib import Path
 

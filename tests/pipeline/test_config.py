@@ -26,9 +26,9 @@ def test_params_yaml_loads_and_validates():
 
 
 def test_the_default_recipe_is_the_readmes():
-    """README, "The default recipe": 784 -> 128 -> ReLU -> 64 -> ReLU -> 10, He initialisation,
-    Adam (lr 0.002) with a cosine schedule over 20 epochs, mini-batches of 128, L2 weight decay
-    5e-4, float32; 5,000 validation rows."""
+    """docs/configuration.md, "The default recipe": 784 -> 128 -> ReLU -> 64 -> ReLU -> 10, He
+    initialisation, Adam (lr 0.002) with a cosine schedule over 20 epochs, mini-batches of 128, L2
+    weight decay 5e-4, float32; 5,000 validation rows."""
     cfg = validate(compose())
     assert cfg.model.hidden_sizes == [128, 64] and cfg.model.layers is None
     assert cfg.model.activation.value == "relu" and cfg.model.initializer.value == "he_normal"
@@ -73,7 +73,19 @@ def raw_with(dotted: str, value) -> dict:
         ("train.batch_size", 0, r"train.batch_size=0 .* or null for full batch"),
         ("model.hidden_sizes", [], r"model.hidden_sizes=\[\] .* at least one"),
         ("model.hidden_sizes", [128, 0], r"model.hidden_sizes\[1\]=0"),
-        ("optimizer.name", "adamw", r"optimizer.name.*adamw.*(sgd|SGD)"),
+        ("optimizer.name", "lamb", r"optimizer.name.*lamb.*(sgd|SGD)"),
+        ("optimizer.weight_decay", -0.1, r"optimizer.weight_decay=-0.1 is not allowed: .* >= 0"),
+        (
+            "schedule.warmup_epochs",
+            -1,
+            r"schedule.warmup_epochs=-1 is not allowed: it must be >= 0",
+        ),
+        (
+            "schedule.warmup_epochs",
+            20,
+            r"schedule.warmup_epochs=20 .* at least one of train.epochs",
+        ),
+        ("train.clip_norm", 0.0, r"train.clip_norm=0.0 is not allowed: .* or null for no clipping"),
         ("schedule.name", "linear", r"schedule.name.*linear.*cosine"),
         ("data.val_size", 0, r"data.val_size=0"),
         ("dtype", "float16", r"dtype.*float16"),

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pipeline.data.image_csv import DataError, read_digits_csv
 from tests.conftest import write_digits_csv
+from tests.guides import page
 
 
 @pytest.mark.parametrize("layout", ["mnist", "kaggle"])
@@ -400,11 +401,8 @@ def cell(index: int, value: str):
     ],
 )
 def test_the_readmes_error_lines_word_for_word(tmp_path, monkeypatch, name, make, line):
-    """README, "Your own CSVs": each line it shows, from a file damaged that way."""
-    from pipeline.config import PROJECT_ROOT
-
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    assert f"error: {name}: {line}" in readme
+    """docs/configuration.md, "Your own CSVs": each line it shows, from a file damaged that way."""
+    assert f"error: {name}: {line}" in page("configuration.md")
     monkeypatch.chdir(tmp_path)
     path = Path(name)
     path.parent.mkdir(parents=True)

@@ -27,8 +27,13 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.data.artifacts import load_split
 from pipeline.tracking.logged_model import REGISTERED_MODEL, pinned_requirements
 from tests.browser import Browser
-from tests.conftest import free_port, running_mlflow_server, tiny_overrides, write_digits_csv
-from tests.pipeline.test_plots import require_tool
+from tests.conftest import (
+    free_port,
+    require_tool,
+    running_mlflow_server,
+    tiny_overrides,
+    write_digits_csv,
+)
 
 EXPERIMENT = "test-models"
 LRS, BATCHES = ("0.01", "0.05"), ("16", "32")
@@ -308,7 +313,7 @@ def registered(sweep, server) -> list[str]:
 
 
 def test_champion_moves_only_to_a_better_version(sweep, server, registered):
-    """README: "`--register` then registers the best run" of the sweep compared; a new
+    """docs/tracking.md: "`--register` then registers the best run" of the sweep compared; a new
     version becomes champion only when it beats the champion, and the tool says which."""
     best = sweep["best"].info.run_id
     assert registered[1].startswith(f"registered run {best} as neuralscratch version 2 (")
@@ -354,7 +359,7 @@ def test_predict_takes_model_uris(sweep, server, registered, tmp_path):
 
 
 def test_compare_names_the_winning_values_and_draws_parallel_coordinates(sweep, server, tmp_path):
-    """README: `compare <sweep> --sort test_accuracy` lists that sweep's runs, best test
+    """docs/tracking.md: `compare <sweep> --sort test_accuracy` lists that sweep's runs, best test
     accuracy first, then the sweep's winning values."""
     png = tmp_path / "curves.png"
     (sweep_id,) = {run.data.tags["sweep"] for run in sweep["runs"]}

@@ -1,5 +1,5 @@
-"""README, "Model versions": `predict --model models:/...` "downloads the model and reads only
-its weights; none of the model's files is imported or run"."""
+"""docs/tracking.md, "Model versions": `predict --model models:/...` "downloads the model and reads
+only its weights; none of the model's files is imported or run"."""
 
 import sys
 from pathlib import Path

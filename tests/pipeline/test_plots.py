@@ -17,18 +17,10 @@ from PIL import Image
 from pipeline.config import PROJECT_ROOT
 from pipeline.figures import plots
 from pipeline.stages import plots_template
+from tests.conftest import require_tool
 
 CHROMIUM = shutil.which("chromium")
 NPM = shutil.which("npm")
-
-
-def require_tool(found: str | None, name: str, why: str) -> None:
-    """Skip where ``name`` is missing, except in CI (.ci/run installs it): there, fail."""
-    if found is None:
-        message = f"{name} is not installed: {why} (.ci/run installs it: apt-get install {name})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def saved_png(figure, path: Path) -> Image.Image:

@@ -1,4 +1,5 @@
-"""README claims about tracking, sweeps and Kaggle's CSVs, each run as a user runs it."""
+"""Claims of docs/tracking.md, docs/sweeps.md and docs/pipeline.md (Kaggle's CSVs), each run as a
+user runs it."""
 
 import json
 import os
@@ -139,7 +140,7 @@ def test_optuna_and_submitit_sweeps_then_compare_all_sorted(tmp_path, small_csvs
     ],
 )
 def test_parallel_jobs_split_the_cores_for_blas(monkeypatch, launcher, cores, threads):
-    """README: with joblib each job gets cores / n_jobs BLAS threads; with submitit
+    """docs/sweeps.md: with joblib each job gets cores / n_jobs BLAS threads; with submitit
     hydra.launcher.cpus_per_task (default 1); the basic launcher leaves BLAS alone."""
     from omegaconf import OmegaConf
 

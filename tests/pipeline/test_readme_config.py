@@ -1,5 +1,5 @@
-"""README, "Other architectures", "Tracking" and the sweeps on a cluster: the configuration
-accepts what the README names and shows, read from the README itself."""
+"""docs/configuration.md, "Other architectures", docs/tracking.md and the sweeps on a cluster
+(docs/sweeps.md): the configuration accepts what the guides name and show, read from the guides."""
 
 import re
 
@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from pipeline.config import PROJECT_ROOT, ConfigError, compose, validate
+from pipeline.config import ConfigError, compose, validate
 from pipeline.network.factory import build_network, check_model
 from scratchnn.layers.base import LAYER_TYPES, Layer, register
 from tests.conftest import hydra_config
+from tests.guides import page, section
 
-README = (PROJECT_ROOT / "README.md").read_text()
-ARCHITECTURES = README.split("### Other architectures", 1)[1].split("\n### ", 1)[0]
+ARCHITECTURES = section(
+    page("configuration.md"), "## Other architectures: `model.*`, `data.augment`"
+)
 PROSE = " ".join(ARCHITECTURES.split())
 ACTIVATIONS = re.search(r"takes an activation \(([^)]*)\)", PROSE).group(1)
 LAYERS = re.search(r"any stack of scratchnn's layers \(([^)]*) and the activations\)", PROSE)
@@ -31,7 +33,8 @@ def test_every_activation_the_readme_names_is_accepted(activation):
 
 
 def test_every_layer_type_the_readme_names_is_registered():
-    """The layers README names, with the activations, are exactly scratchnn's registry."""
+    """The layers docs/configuration.md names, with the activations, are exactly scratchnn's
+    registry."""
     listed = set(names(LAYERS.group(1))) | set(names(ACTIVATIONS))
     assert listed == set(LAYER_TYPES)
 
@@ -52,10 +55,11 @@ def readme_overrides() -> list[list[str]]:
 
 
 def test_the_readmes_example_overrides_compose_and_validate():
-    """README, "Other architectures": each `dvc exp run -S` line and each job of the two sweeps
-    (`model=mlp,cnn`; `model.dropout=0,0.2,0.5`, whose jobs get dropout layers of that rate)."""
+    """docs/configuration.md, "Other architectures": each `dvc exp run -S` line and each job of the
+    two sweeps (`model=mlp,cnn`; `model.dropout=0,0.2,0.5`, whose jobs get dropout layers of that
+    rate)."""
     sets = readme_overrides()
-    assert len(sets) == 2 + 2 + 3  # two exp runs, model=mlp,cnn, three dropouts
+    assert len(sets) == 4 + 2 + 3  # four exp runs, model=mlp,cnn, three dropouts
     rates = []
     for overrides in sets:
         cfg = validate(compose(overrides))
@@ -66,17 +70,20 @@ def test_the_readmes_example_overrides_compose_and_validate():
     gelu = validate(compose(sets[0]))
     assert gelu.model.hidden_sizes == [256, 128] and gelu.model.dropout == 0.2
     assert gelu.model.activation.value == "gelu"
+    adamw = validate(compose(sets[3]))
+    assert adamw.optimizer.name.value == "adamw" and adamw.train.weight_decay == 0
+    assert adamw.schedule.warmup_epochs == 2 and adamw.train.clip_norm == 1.0
 
 
 def test_the_default_experiment_is_neuralscratch():
     assert validate(compose()).tracking.experiment == "neuralscratch"
-    assert "`tracking.experiment` (default\n`neuralscratch`)" in README
+    assert "`tracking.experiment` (default\n`neuralscratch`)" in page("tracking.md")
 
 
 def test_the_slurm_launcher_takes_the_readmes_settings():
-    """The README's SLURM command: Hydra's submitit_slurm launcher has every setting it
+    """docs/sweeps.md's SLURM command: Hydra's submitit_slurm launcher has every setting it
     passes (a wrong name would be refused by Hydra)."""
-    command = README.split("hydra/launcher=submitit_slurm", 1)[1].split("```", 1)[0]
+    command = page("sweeps.md").split("hydra/launcher=submitit_slurm", 1)[1].split("```", 1)[0]
     overrides = ["hydra/launcher=submitit_slurm"] + [
         word for word in command.replace("\\\n", " ").split() if word.startswith("hydra.launcher.")
     ]
@@ -89,8 +96,8 @@ def test_the_slurm_launcher_takes_the_readmes_settings():
 
 
 def test_a_registered_layer_is_accepted_by_name():
-    """README: "A new layer is one class with `@register("name")` and its tests; `build_network` and
-    the configuration then accept it by name"."""
+    """docs/library.md: "A new layer is one class with `@register("name")` and its tests;
+    `build_network` and the configuration then accept it by name"."""
 
     class Negate(Layer):
         def __init__(self) -> None:

@@ -1,7 +1,7 @@
-"""README, "When things go wrong": "Every entry point prints one line starting with `error:` and
-exits non-zero for a mistake you can fix". The stages' own refusals are in
-tests/pipeline/stages/test_bad_config.py; here the tools that read params.yaml too, and the
-table's line for a training CSV without labels."""
+"""docs/troubleshooting.md, "When things go wrong": "Every entry point prints one line starting with
+`error:` and exits non-zero for a mistake you can fix". The stages' own refusals are in
+tests/pipeline/stages/test_bad_config.py; here the tools that read params.yaml too, and the table's
+line for a training CSV without labels."""
 
 import re
 import subprocess
@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
 
-from pipeline.config import PROJECT_ROOT, compose, to_yaml
+from pipeline.config import PROJECT_ROOT, ConfigError, compose, to_yaml, validate
 from tests.conftest import tiny_overrides, write_digits_csv
+from tests.guides import prose
 
-README = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+TROUBLESHOOTING = prose("troubleshooting.md")
 REFUSED = "error: params.yaml: optimizer.lr=inf is not allowed: it must be a finite number\n"
 
 
@@ -65,5 +67,32 @@ def test_a_training_csv_without_labels_is_the_readmes_line(tmp_path):
     shown = line.replace(str(train_csv), "my/train.csv").replace(
         "(first columns: ['1x1', '1x2', '1x3'])", "(...)"
     )
-    assert f"`{shown}`" in README  # the README's table shows this line
+    assert f"`{shown}`" in TROUBLESHOOTING  # the guide's table shows this line
     assert not (tmp_path / "out").exists()
+
+
+def test_an_option_conf_lacks_stops_in_hydras_words_as_dvc_shows_them():
+    """docs/troubleshooting.md, "DVC's own messages": `dvc exp run -S model=resnet` stops in the
+    composition DVC asks Hydra for, which says "In 'config': Could not find 'model/resnet'" and
+    lists the group's options, the files of conf/model/; `experiment=resnet` is the recipe."""
+    from hydra import compose as hydra_compose  # what DVC calls: our compose makes it one line
+    from hydra import initialize_config_dir
+
+    with (
+        pytest.raises(MissingConfigException) as refused,
+        initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"),
+    ):
+        hydra_compose("config", ["model=resnet"])
+    message = str(refused.value)
+    assert message.startswith("In 'config': Could not find 'model/resnet'\n")
+    options = sorted(path.stem for path in (PROJECT_ROOT / "conf" / "model").glob("*.yaml"))
+    listed = "".join(f"\t{option}\n" for option in options)
+    assert f"\nAvailable options in 'model':\n{listed}" in message
+    shown = "`ERROR: unexpected error - In 'config': Could not find 'model/resnet'`"
+    assert f"{shown}, then `Available options in 'model':`" in TROUBLESHOOTING
+    assert "`dvc exp run -S experiment=resnet`" in TROUBLESHOOTING
+    assert validate(compose(["experiment=resnet"])).model.layers
+    with pytest.raises(
+        ConfigError, match=r"^overrides 'model=resnet': In 'config': Could not find"
+    ):
+        compose(["model=resnet"])  # `neuralscratch-params model=resnet`: the same, in one line

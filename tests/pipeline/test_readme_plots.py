@@ -1,4 +1,4 @@
-"""README, "Reports": what the figures show, as the table says."""
+"""docs/pipeline.md, "Reports": what the figures show, as the table says."""
 
 import numpy as np
 import pandas as pd
@@ -8,8 +8,8 @@ from pipeline.figures import plots
 
 
 def test_confusion_colours_are_on_a_log_scale():
-    """README: "colours on a log scale, so the handful of mistakes per cell shows beside the ~1,000
-    correct ones": a cell of 3 is visibly coloured when the diagonal holds 1,000."""
+    """docs/pipeline.md: "colours on a log scale, so the handful of mistakes per cell shows beside
+    the ~1,000 correct ones": a cell of 3 is visibly coloured when the diagonal holds 1,000."""
     confusion = np.diag([1000] * 10)
     confusion[4, 9] = 3
     (ax,) = plots.confusion_figure(confusion, "c").axes[:1]
@@ -19,8 +19,8 @@ def test_confusion_colours_are_on_a_log_scale():
 
 
 def test_at_most_24_mistakes_each_titled_with_its_row():
-    """README: "the 24 test images the model got wrong with the highest confidence, each titled
-    `true 4 → 9`, the probability it gave, and the row's index in the split"."""
+    """docs/pipeline.md: "the 24 test images the model got wrong with the highest confidence, each
+    titled `true 4 → 9`, the probability it gave, and the row's index in the split"."""
     rng = np.random.default_rng(0)
     n = 60
     labels = np.zeros(n, dtype=int)

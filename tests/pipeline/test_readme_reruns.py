@@ -1,5 +1,5 @@
-"""README, "The default recipe" and "Reports": the stages as `dvc repro` runs them (their
-``main``, reading params.yaml), twice from scratch on small generated CSVs."""
+"""docs/configuration.md, "The default recipe" and "Reports": the stages as `dvc repro` runs them
+(their ``main``, reading params.yaml), twice from scratch on small generated CSVs."""
 
 import contextlib
 import io
@@ -20,6 +20,7 @@ FIGURES = [
     "training_curves.png",
     "first_layer.png",
     "activations.png",
+    "dynamics.png",
 ]
 
 
@@ -49,22 +50,27 @@ def two_runs(tmp_path_factory) -> tuple[tuple[Path, str], tuple[Path, str]]:
 
 
 def test_two_runs_of_the_stages_write_the_same_files_but_run_json(two_runs):
-    """README: "Two runs from scratch print the same losses to the last digit and write the same
-    model, history and metrics (only `reports/run.json`, the MLflow run's id, differs)"; the
-    history leaves out wall-clock time, so it is byte-identical."""
+    """docs/configuration.md: "Two runs from scratch print the same losses to the last digit and
+    write the same model, history and metrics (only `reports/run.json`, the MLflow run's id,
+    differs)"; the history leaves out wall-clock time, so it is byte-identical."""
     (a, first), (b, second) = two_runs
 
     def epochs(out: str) -> list[str]:  # the epoch lines without their seconds
         return [re.sub(r"\s+[\d.]+s$", "", line) for line in out.splitlines() if "epoch" in line]
 
     assert len(epochs(first)) == 3 and epochs(first) == epochs(second)
-    for name in ("models/model.npz", "reports/history.csv", "reports/metrics.json"):
+    for name in (
+        "models/model.npz",
+        "reports/history.csv",
+        "reports/metrics.json",
+        "reports/dynamics.csv",
+    ):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert "seconds" not in (a / "reports" / "history.csv").read_text()
 
 
 def test_evaluate_prints_its_report_and_writes_every_file_of_the_table(two_runs):
-    """The table of "Reports": report.md (printed), classes.csv, metrics.json, the five
+    """The table of "Reports": report.md (printed), classes.csv, metrics.json, the six
     figures, and the report's links to them."""
     (folder, out), _ = two_runs
     reports = folder / "reports"

@@ -1,7 +1,7 @@
-"""README, "Learning-rate sweeps with Hydra multirun", "Secrets are never written down" and
-"Jobs that fail or are killed": what a sweep's job and its parent run do, on the sweep tool's
-own functions (a whole sweep, minutes of Hydra and MLflow start-up per case, is run by
-tests/pipeline/test_tracking.py, tests/pipeline/test_readme_claims.py and tests/cluster/)."""
+"""docs/sweeps.md, "Learning-rate sweeps with Hydra multirun" and "Jobs that fail or are killed",
+and docs/tracking.md, "Secrets are never written down": what a sweep's job and its parent run do, on
+the sweep tool's own functions (a whole sweep, minutes of Hydra and MLflow start-up per case, is run
+by tests/pipeline/test_tracking.py, tests/pipeline/test_readme_claims.py and tests/cluster/)."""
 
 import math
 import os
@@ -19,15 +19,17 @@ from pipeline.tools import sweep, sweep_job
 from pipeline.tools.hydra_records import redact_job_records
 from pipeline.tools.sweep_parent import parent_status
 from tests.conftest import hydra_config, tiny_overrides
+from tests.guides import page
 
-README = (PROJECT_ROOT / "README.md").read_text()
+SWEEPS = page("sweeps.md")
 SECRET = "planted-s3cr3t-value"
 
 
 def test_a_job_reuses_the_prepared_data_only_when_its_settings_match(tmp_path, small_csvs):
-    """README: "the sweep reuses the prepared data when its data settings match": a job of another
-    learning rate or augmentation trains on the shared arrays; other data settings or another
-    dtype prepare their own in the job's folder; the model and reports are the job's always."""
+    """docs/sweeps.md: "the sweep reuses the prepared data when its data settings match": a job of
+    another learning rate or augmentation trains on the shared arrays; other data settings or
+    another dtype prepare their own in the job's folder; the model and reports are the job's
+    always."""
     base = tiny_overrides(tmp_path, small_csvs)
     prepare(validate(compose(base)))
     shared = str(tmp_path / "prepared")
@@ -48,7 +50,8 @@ def test_a_job_reuses_the_prepared_data_only_when_its_settings_match(tmp_path, s
 
 
 def test_the_default_sweep_folder_is_multirun_date_time():
-    """README: "Each job trains and evaluates into its own folder `multirun/<date>/<time>/<n>/`"."""
+    """docs/sweeps.md: "Each job trains and evaluates into its own folder
+    `multirun/<date>/<time>/<n>/`"."""
     raw = hydra_config("optimizer.lr=0.01")
     with open_dict(raw):
         raw.hydra.job.num = 3
@@ -80,9 +83,9 @@ def test_a_job_returns_its_final_validation_accuracy(tmp_path, small_csvs):
 
 
 def test_a_diverging_job_prints_the_readmes_line_and_returns_nan(tmp_path, small_csvs, capsys):
-    """README: "job 'optimizer.lr=1e+30': training diverged in epoch 1: the loss is nan; try a
-    smaller learning rate", and the sweep goes on (the job returns NaN instead of raising)."""
-    (shown,) = re.findall(r"^job 'optimizer.lr=1e\+30': .*$", README, flags=re.MULTILINE)
+    """docs/sweeps.md: "job 'optimizer.lr=1e+30': training diverged in epoch 1: the loss is nan; try
+    a smaller learning rate", and the sweep goes on (the job returns NaN instead of raising)."""
+    (shown,) = re.findall(r"^job 'optimizer.lr=1e\+30': .*$", SWEEPS, flags=re.MULTILINE)
     overrides = [*tiny_overrides(tmp_path, small_csvs), "tracking.enabled=false"]
     cfg = validate(compose([*overrides, "optimizer=sgd", "optimizer.lr=1e30"]))
     returned = sweep_job.run_job(cfg, "optimizer.lr=1e+30", tmp_path / "job", None)
@@ -126,7 +129,7 @@ def test_hydras_records_lose_their_secrets_and_keep_the_rest(tmp_path):
 
 
 def readme_parent_table() -> list[tuple[str, str, str]]:
-    table = README.split("| the sweep | the parent run | its `error` tag |", 1)[1]
+    table = SWEEPS.split("| the sweep | the parent run | its `error` tag |", 1)[1]
     rows = []
     for line in table.split("\n\n", 1)[0].splitlines()[2:]:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -134,7 +137,7 @@ def readme_parent_table() -> list[tuple[str, str, str]]:
     return rows
 
 
-# each row of the README's table as the counts of child runs and how the sweep ended
+# each row of the guide's table as the counts of child runs and how the sweep ended
 CASES = {
     "every job FINISHED": ({"FINISHED": 2}, True, False),
     "a job FAILED, none KILLED": ({"FINISHED": 1, "FAILED": 1}, True, False),
@@ -165,6 +168,6 @@ def test_sigusr2_is_noted_and_training_goes_on(capsys):
         signal.signal(signal.SIGUSR2, previous)
     assert trained_on
     assert capsys.readouterr().err == "job: SIGUSR2: the time limit is near\n"
-    assert "(`job: SIGUSR2: the time limit is near`)" in README
+    assert "(`job: SIGUSR2: the time limit is near`)" in SWEEPS
     main = (PROJECT_ROOT / "pipeline" / "tools" / "sweep.py").read_text().split("def main", 1)[1]
     assert "signal.signal(signal.SIGUSR2, time_limit_near)" in main.split("def ", 1)[0]

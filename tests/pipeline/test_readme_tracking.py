@@ -1,4 +1,4 @@
-"""README, "Tracking" and "A remote tracking server": where runs go, the line for a server
+"""docs/tracking.md, "Tracking" and "A remote tracking server": where runs go, the line for a server
 that does not answer, and MLflow's run links switched off when the URI holds a password."""
 
 import json
@@ -12,13 +12,14 @@ import pytest
 
 from pipeline.config import PROJECT_ROOT
 from pipeline.tracking import mlflow_runs
+from tests.guides import page
 
-README = (PROJECT_ROOT / "README.md").read_text()
+TRACKING = page("tracking.md")
 
 
 def test_without_a_uri_runs_go_to_the_projects_own_sqlite_store(monkeypatch, tmp_path):
-    """README: "Runs go to `MLFLOW_TRACKING_URI` if it is set, else to the project's own SQLite
-    store `mlflow.db` ..., at an absolute path resolved from the project root" (wherever the
+    """docs/tracking.md: "Runs go to `MLFLOW_TRACKING_URI` if it is set, else to the project's own
+    SQLite store `mlflow.db` ..., at an absolute path resolved from the project root" (wherever the
     process runs)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -30,7 +31,7 @@ def test_without_a_uri_runs_go_to_the_projects_own_sqlite_store(monkeypatch, tmp
 
 
 def test_mlflows_file_store_is_refused_unless_allowed(monkeypatch, tmp_path):
-    """README: "MLflow's file store (`./mlruns`) is deprecated and refused unless
+    """docs/tracking.md: "MLflow's file store (`./mlruns`) is deprecated and refused unless
     `MLFLOW_ALLOW_FILE_STORE=true`" (MLflow, as pinned in the lock)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -45,8 +46,8 @@ def test_mlflows_file_store_is_refused_unless_allowed(monkeypatch, tmp_path):
 
 
 def test_an_unreachable_server_is_the_readmes_line(refused_port):
-    """The README's line, word for word but for the port and the elided hint."""
-    (shown,) = re.findall(r"^error: cannot reach the MLflow tracking server at .*$", README, re.M)
+    """The guide's line, word for word but for the port and the elided hint."""
+    (shown,) = re.findall(r"^error: cannot reach the MLflow tracking server at .*$", TRACKING, re.M)
     port = refused_port
     with pytest.raises(mlflow_runs.TrackingError) as refused:
         mlflow_runs.check_reachable(f"http://127.0.0.1:{port}", timeout=5)
@@ -59,8 +60,8 @@ def test_an_unreachable_server_is_the_readmes_line(refused_port):
     [("http://user:secret@127.0.0.1:5999", True), ("http://127.0.0.1:5999", False)],
 )
 def test_credentials_in_the_uri_switch_off_mlflows_run_links(monkeypatch, uri, suppressed):
-    """README: "With credentials in the URI, MLflow's own `View run at` links (which repeat the
-    URI as given) are switched off (`MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`)"."""
+    """docs/tracking.md: "With credentials in the URI, MLflow's own `View run at` links (which
+    repeat the URI as given) are switched off (`MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT`)"."""
     monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "")  # restored afterwards
     monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")
     mlflow_runs.client_for(uri)  # a client only: nothing is sent to the server yet
@@ -70,6 +71,7 @@ def test_credentials_in_the_uri_switch_off_mlflows_run_links(monkeypatch, uri, s
 STAGE = """\
 import json
 from pipeline.tracking import mlflow_runs
+from tests.guides import page
 print(json.dumps({"tags": mlflow_runs.dvc_tags(), "name": mlflow_runs.stage_run_name()}))
 """
 

@@ -99,3 +99,20 @@ def test_run_file_records_the_store_as_meaningful_elsewhere(tmp_path):
     assert where(f"sqlite:///{store_root() / STORE_FILE}") == "the project's local store"
     assert where(f"http://u:{SECRET}@h:1") == "http://***@h:1"
     assert json.dumps(where(f"postgresql://u:{SECRET}@db/m")).count("***") == 1
+
+
+def test_mlflow_never_prints_a_token_in_the_user_part_of_the_uri(
+    mlflow_server, monkeypatch, capsys
+):
+    """``https://<token>@host``: no password, yet the user part is the secret; MLflow's run links
+    on stdout (``View run ... at: <uri>/#/...``) would repeat it."""
+    from pipeline.tracking.mlflow_runs import client_for
+
+    monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "false")  # restored after
+    uri = mlflow_server.uri.replace("http://", f"http://{SECRET}@")
+    client = client_for(uri)
+    run = client.create_run(client.create_experiment("token-in-uri"))
+    client.set_terminated(run.info.run_id)
+    printed = capsys.readouterr()
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"  # the token did its job
+    assert SECRET not in printed.out + printed.err

@@ -58,3 +58,45 @@ def check_gradients(
     if analytic.size:
         assert_close(analytic, numerical_gradient(loss, layer.flat_params), rtol)
     return dx
+
+
+def check_network_gradients(
+    network, x: np.ndarray, labels: np.ndarray, training: bool = False, rtol: float = 1e-6
+) -> None:
+    """The whole network's parameter gradients (softmax cross-entropy loss) against central
+    differences; dropout, if any, draws the same mask at every pass."""
+    from scratchnn import SoftmaxCrossEntropy
+
+    from .gradcheck import assert_close, numerical_gradient
+
+    loss_fn = SoftmaxCrossEntropy(network.n_outputs, np.float64)
+
+    def loss() -> float:
+        logits = network.forward(x, training=training, rng=np.random.default_rng(2))
+        return loss_fn.forward(logits, labels)
+
+    loss()
+    network.backward(loss_fn.backward())
+    analytic = network.grads.copy()
+    assert_close(analytic, numerical_gradient(loss, network.params), rtol)
+
+
+def save_and_load(network, tmp_path):
+    """``network`` written to a weights file and read back."""
+    from scratchnn import load_weights, save_weights
+
+    path = tmp_path / "weights.npz"
+    save_weights(network, path)
+    return load_weights(path)
+
+
+def check_skipping_dx_keeps_parameter_gradients(layer: Layer, x: np.ndarray) -> None:
+    """``backward(dy, need_dx=False)`` (the network's first layer with parameters) returns None
+    and fills exactly the parameter gradients that ``need_dx=True`` fills."""
+    dy = np.random.default_rng(98).standard_normal((len(x), *layer.output_shape))
+    layer.forward(x)
+    layer.backward(dy.copy())
+    with_dx = layer.flat_grads.copy()
+    layer.forward(x)
+    assert layer.backward(dy.copy(), need_dx=False) is None  # type: ignore[call-arg]
+    np.testing.assert_array_equal(layer.flat_grads, with_dx)

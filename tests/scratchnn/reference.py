@@ -104,3 +104,90 @@ def shift_image(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
             if 0 <= r - dy < side_h and 0 <= q - dx < side_w:
                 out[r, q] = image[r - dy, q - dx]
     return out
+
+
+# Sequence layers: one sample, one step, one gate, one head at a time.
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-a))
+
+
+def lstm(x: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Every h_t (batch, T, H) of an LSTM over ``x`` (batch, T, D), gate by gate: W, U, b hold
+    the input, forget, output gates and the candidate side by side (4 blocks of H)."""
+    H = U.shape[0]
+    Wi, Wf, Wo, Wg = (W[:, j * H : (j + 1) * H] for j in range(4))
+    Ui, Uf, Uo, Ug = (U[:, j * H : (j + 1) * H] for j in range(4))
+    bi, bf, bo, bg = (b[j * H : (j + 1) * H] for j in range(4))
+    hs = np.zeros((*x.shape[:2], H))
+    for n in range(len(x)):
+        h, c = np.zeros(H), np.zeros(H)
+        for t in range(x.shape[1]):
+            x_t = x[n, t]
+            i = sigmoid(x_t @ Wi + h @ Ui + bi)
+            f = sigmoid(x_t @ Wf + h @ Uf + bf)
+            o = sigmoid(x_t @ Wo + h @ Uo + bo)
+            g = np.tanh(x_t @ Wg + h @ Ug + bg)
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            hs[n, t] = h
+    return hs
+
+
+def gru(x: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Every h_t (batch, T, H) of a GRU over ``x`` (batch, T, D): update gate z, reset gate r,
+    candidate n side by side; the reset gate scales ``h @ U_n``."""
+    H = U.shape[0]
+    Wz, Wr, Wn = (W[:, j * H : (j + 1) * H] for j in range(3))
+    Uz, Ur, Un = (U[:, j * H : (j + 1) * H] for j in range(3))
+    bz, br, bn = (b[j * H : (j + 1) * H] for j in range(3))
+    hs = np.zeros((*x.shape[:2], H))
+    for n in range(len(x)):
+        h = np.zeros(H)
+        for t in range(x.shape[1]):
+            x_t = x[n, t]
+            z = sigmoid(x_t @ Wz + h @ Uz + bz)
+            r = sigmoid(x_t @ Wr + h @ Ur + br)
+            candidate = np.tanh(x_t @ Wn + bn + r * (h @ Un))
+            h = (1 - z) * candidate + z * h
+            hs[n, t] = h
+    return hs
+
+
+def self_attention(
+    x: np.ndarray,
+    W_qkv: np.ndarray,
+    b_qkv: np.ndarray,
+    W_out: np.ndarray,
+    b_out: np.ndarray,
+    heads: int,
+) -> np.ndarray:
+    """Multi-head self-attention of ``x`` (batch, T, D), one sample and one head at a time."""
+    D = x.shape[2]
+    dh = D // heads
+    y = np.zeros_like(x)
+    for n in range(len(x)):
+        qkv = x[n] @ W_qkv + b_qkv  # (T, 3D)
+        q, k, v = qkv[:, :D], qkv[:, D : 2 * D], qkv[:, 2 * D :]
+        outputs = []
+        for head in range(heads):
+            cols = slice(head * dh, (head + 1) * dh)
+            scores = q[:, cols] @ k[:, cols].T / np.sqrt(dh)  # (T, T)
+            weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+            weights /= weights.sum(axis=1, keepdims=True)
+            outputs.append(weights @ v[:, cols])  # (T, dh)
+        y[n] = np.concatenate(outputs, axis=1) @ W_out + b_out
+    return y
+
+
+def patches(images: np.ndarray, p: int) -> np.ndarray:
+    """(batch, h, w, c) -> (batch, T, p*p*c): the p x p squares row by row, each read row by row."""
+    n, h, w, c = images.shape
+    out = np.zeros((n, (h // p) * (w // p), p * p * c))
+    for s in range(n):
+        for i in range(h // p):
+            for j in range(w // p):
+                square = images[s, i * p : (i + 1) * p, j * p : (j + 1) * p, :]
+                out[s, i * (w // p) + j] = square.reshape(-1)
+    return out

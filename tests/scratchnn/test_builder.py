@@ -119,10 +119,6 @@ def test_same_seed_same_weights_and_initializers_by_name():
             r"layers\[7\]\.rate='half' is not allowed: it must be a number",
         ),
         (
-            {6: {"type": "relu"}},
-            r"^layers\[8\]: dense needs flat inputs \(n,\), got \(1, 1, 6\): put a flatten",
-        ),
-        (
             {3: {"type": "conv2d", "filters": 6, "kernel": 9}},
             r"^layers\[3\]\.kernel=9 is not allowed: it is larger",
         ),
@@ -139,6 +135,9 @@ def test_errors_name_the_layer_and_the_key(change, message):
 def test_a_network_must_end_in_class_scores_and_have_parameters():
     with pytest.raises(LayerSpecError, match=r"layers\[1\]: the last layer gives \(8, 8, 4\)"):
         build_network(CNN[:2], (8, 8, 1), rng=np.random.default_rng(0))
+    no_flatten = [spec for spec in CNN if spec["type"] != "flatten"]  # dense maps each pixel
+    with pytest.raises(LayerSpecError, match=r"layers\[7\]: the last layer gives \(1, 1, 5\)"):
+        build_network(no_flatten, (8, 8, 1), rng=np.random.default_rng(0))
     with pytest.raises(LayerSpecError, match="at least one layer with parameters"):
         build_network([{"type": "relu"}], (4,), rng=np.random.default_rng(0))
     with pytest.raises(LayerSpecError, match=r"layers: the list of layers is empty"):

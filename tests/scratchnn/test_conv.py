@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from scratchnn import Conv2D, LayerSpecError, build_network
+from scratchnn.layers import conv as conv_module
 
 from . import reference
 from .gradcheck import assert_close, numerical_gradient
@@ -151,3 +152,37 @@ def test_batches_of_changing_size_give_the_textbook_gradients(setting):
         np.testing.assert_allclose(dx, dx_ref, atol=1e-12)
         np.testing.assert_allclose(layer.dW, dW_ref, atol=1e-12)
         np.testing.assert_allclose(layer.db, db_ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("setting", [SETTINGS[1], SETTINGS[2], SETTINGS[4]], ids=str)
+def test_chunks_of_one_image_give_the_textbook_results(setting, monkeypatch):
+    """Batches are built into cols a few images at a time; with chunks of one image, every
+    product is split and dW adds the chunks' parts: the results must not change."""
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)
+    layer = conv(setting)
+    assert layer._cols.images_per_chunk == 1
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, *layer.input_shape))
+    y = layer.forward(x)
+    np.testing.assert_allclose(
+        y, reference.conv2d(x, layer.W, layer.b, layer.stride, layer.padding), atol=1e-12
+    )
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy.copy())
+    dx_ref, dW_ref, _ = reference.conv2d_backward(dy, x, layer.W, layer.stride, layer.padding)
+    np.testing.assert_allclose(dx, dx_ref, atol=1e-12)
+    np.testing.assert_allclose(layer.dW, dW_ref, atol=1e-12)
+
+
+def test_backward_does_not_depend_on_the_input_staying_unchanged():
+    """Backward builds its columns again from the input: from its own copy, so a caller (or an
+    in-place layer of another branch) may overwrite x between forward and backward."""
+    layer = conv(SETTINGS[0])  # no padding
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, *layer.input_shape))
+    dy = rng.standard_normal((2, *layer.output_shape))
+    _, dW_ref, _ = reference.conv2d_backward(dy, x, layer.W, layer.stride, layer.padding)
+    layer.forward(x)
+    x[...] = 0
+    layer.backward(dy.copy())
+    np.testing.assert_allclose(layer.dW, dW_ref, atol=1e-12)

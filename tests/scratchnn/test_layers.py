@@ -68,3 +68,19 @@ def test_smaller_batch_after_larger_reuses_buffers_correctly():
     y_small = dense.forward(small)
     np.testing.assert_allclose(y_small, small @ dense.W + dense.b)
     assert np.shares_memory(y_big, y_small)  # the same memory: no allocation per batch
+
+
+def test_dense_over_tokens_maps_each_token_as_the_per_token_loop():
+    rng = np.random.default_rng(5)
+    dense = bound(Dense(3), (6, 5), rng=rng)
+    x = rng.standard_normal((4, 6, 5))
+    y = dense.forward(x)
+    assert dense.output_shape == (6, 3) and y.shape == (4, 6, 3)
+    for t in range(6):
+        np.testing.assert_allclose(y[:, t], x[:, t] @ dense.W + dense.b, rtol=1e-12)
+
+
+def test_dense_over_tokens_gradients_match_finite_differences():
+    rng = np.random.default_rng(6)
+    dense = bound(Dense(3), (6, 5), rng=rng)
+    check_gradients(dense, rng.standard_normal((4, 6, 5)))

@@ -3,6 +3,7 @@ import numpy as np
 from scratchnn import SoftmaxCrossEntropy, build_network, mlp, scaled_normal
 
 from .gradcheck import assert_close, numerical_gradient
+from .helpers import check_network_gradients
 
 
 def test_whole_network_gradient_matches_finite_differences():
@@ -84,17 +85,7 @@ def test_whole_cnn_gradient_matches_finite_differences():
     rng = np.random.default_rng(1)
     network.params += 0.1 * rng.standard_normal(network.params.size)  # nonzero biases, betas
     x = rng.standard_normal((4, 6 * 6 * 2))  # flat rows, as the pipeline gives them
-    labels = rng.integers(0, 3, size=4)
-    loss_fn = SoftmaxCrossEntropy(3, np.float64)
-
-    def loss() -> float:
-        logits = network.forward(x, training=True, rng=np.random.default_rng(2))
-        return loss_fn.forward(logits, labels)
-
-    loss()
-    network.backward(loss_fn.backward())
-    analytic = network.grads.copy()
-    assert_close(analytic, numerical_gradient(loss, network.params))
+    check_network_gradients(network, x, rng.integers(0, 3, size=4), training=True)
 
 
 def test_evaluation_of_a_large_batch_goes_in_chunks_with_the_same_result():

@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from scratchnn import SGD, Adam, Momentum
+from scratchnn import SGD, Adam, AdamW, Momentum
 
 
 def params_and_grads():
@@ -45,7 +45,7 @@ def test_adam_two_steps():
     assert optimizer.t == 2
 
 
-@pytest.mark.parametrize("make", [SGD, Momentum, Adam])
+@pytest.mark.parametrize("make", [SGD, Momentum, Adam, lambda: AdamW(0.5)])
 def test_float32_parameters_are_updated_in_float32(make):
     """The step's arithmetic stays in float32 (the update in place could not change the
     array's dtype, so the values are what is checked): the float32 steps are close to the same
@@ -71,7 +71,7 @@ def first_state_dtypes(optimizer) -> set:
     return {v.dtype for v in vars(optimizer).values() if isinstance(v, np.ndarray)}
 
 
-@pytest.mark.parametrize("make", [Momentum, Adam])
+@pytest.mark.parametrize("make", [Momentum, Adam, lambda: AdamW(0.1, np.arange(4) > 0)])
 def test_state_round_trip_continues_identically(make):
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(4) for _ in range(3)]
@@ -143,12 +143,14 @@ def test_adam_resumes_from_a_state_that_holds_the_averages_m_and_v():
 
 
 @pytest.mark.parametrize(
-    "make", [SGD, Momentum, lambda: Adam(flush_every=2)], ids=["SGD", "Momentum", "Adam"]
+    "make",
+    [SGD, Momentum, lambda: Adam(flush_every=2), lambda: AdamW(0.1, np.arange(100_000) % 3 > 0)],
+    ids=["SGD", "Momentum", "Adam", "AdamW"],
 )
 def test_a_step_makes_no_temporaries(make):
-    """README: "`SGD`, `Momentum`, `Adam`, each updating the flat buffer with no temporaries".
-    After the first step (which allocates the work arrays), steps allocate nothing the size of
-    the parameters; NumPy reports its array buffers to tracemalloc. Adam flushes subnormals
+    """docs/library.md: "`SGD`, `Momentum`, `Adam`, each updating the flat buffer with no
+    temporaries". After the first step (which allocates the work arrays), steps allocate nothing the
+    size of the parameters; NumPy reports its array buffers to tracemalloc. Adam flushes subnormals
     every 2 steps here, so the flush is among the steps measured."""
     rng = np.random.default_rng(0)
     params = rng.standard_normal(100_000).astype(np.float32)
@@ -163,3 +165,47 @@ def test_a_step_makes_no_temporaries(make):
     finally:
         tracemalloc.stop()
     assert peak < params.nbytes / 10, f"a step allocated {peak} bytes"
+
+
+def test_adamw_two_steps_decay_only_the_masked_entries():
+    params, grads = params_and_grads()  # [1, -2], [0.5, 0.1]
+    optimizer = AdamW(weight_decay=0.5, mask=np.array([True, False]))
+    # step 1: params[0] *= 1 - 0.1 * 0.5 = 0.95, then Adam's first step, lr * sign(g)
+    optimizer.step(params, grads, lr=0.1)
+    expected = [0.95 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 - 0.1 * 0.1 / (0.1 + 1e-8)]
+    np.testing.assert_allclose(params, expected, rtol=1e-12)
+    # step 2 with g2 = [0.2, -0.3], lr = 0.2: the shrink is 1 - 0.2 * 0.5 = 0.9; the Adam step
+    # is the one worked out in test_adam_two_steps at lr 0.2 (the moments never see the decay)
+    step1 = params.copy()
+    optimizer.step(params, np.array([0.2, -0.3]), lr=0.2)
+    m_hat = np.array([0.065, -0.021]) / 0.19
+    v_hat = np.array([0.00028975, 0.00009999]) / 0.001999
+    adam = 0.2 * m_hat / (np.sqrt(v_hat) + 1e-8)
+    np.testing.assert_allclose(params, step1 * [0.9, 1.0] - adam, rtol=1e-12)
+
+
+def test_adamw_with_zero_gradients_only_shrinks_the_decayed_weights():
+    params = np.array([2.0, -4.0, 8.0])
+    optimizer = AdamW(weight_decay=0.01, mask=np.array([True, True, False]))
+    for _ in range(3):
+        optimizer.step(params, np.zeros(3), lr=0.5)  # Adam's own step is 0 / (0 + eps) = 0
+    np.testing.assert_allclose(params, [2.0 * 0.995**3, -4.0 * 0.995**3, 8.0], rtol=1e-15)
+
+
+def test_adamw_without_decay_is_adam_bit_for_bit():
+    rng = np.random.default_rng(5)
+    grads = [rng.standard_normal(20).astype(np.float32) for _ in range(5)]
+    a = rng.standard_normal(20).astype(np.float32)
+    b = a.copy()
+    adam, adamw = Adam(), AdamW(weight_decay=0.0, mask=np.ones(20, bool))
+    for g in grads:
+        adam.step(a, g, lr=0.01)
+        adamw.step(b, g, lr=0.01)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_adamw_refuses_a_mask_that_does_not_fit():
+    with pytest.raises(ValueError, match=r"the decay mask \(3,\) does not fit params \(2,\)"):
+        AdamW(mask=np.ones(3, bool)).step(*params_and_grads(), lr=0.1)
+    with pytest.raises(ValueError, match="weight_decay=-1"):
+        AdamW(weight_decay=-1)

@@ -3,6 +3,7 @@
 import pytest
 
 from scratchnn import constant, cosine_decay, exponential_decay, inverse_time_decay, step_decay
+from scratchnn.schedules import linear_warmup
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,19 @@ def test_cosine_decay():
     schedule = cosine_decay(0.1, epochs=10)
     assert [schedule(e) for e in (0, 5, 10)] == pytest.approx([0.1, 0.05, 0.0])
     assert cosine_decay(0.1, epochs=10, min_lr=0.01)(5) == pytest.approx(0.055)
+
+
+def test_linear_warmup_rises_to_lr0_then_runs_the_schedule_from_its_start():
+    schedule = linear_warmup(cosine_decay(0.1, epochs=10), warmup_epochs=4)
+    lrs = [schedule(e) for e in range(15)]
+    assert lrs[:5] == pytest.approx([0.02, 0.04, 0.06, 0.08, 0.1])  # 0.1 * (e + 1) / 5
+    assert lrs[9] == pytest.approx(0.05)  # the cosine's epoch 5: halfway down
+    assert lrs[14] == pytest.approx(0.0)  # its epoch 10: the end
+
+
+def test_linear_warmup_of_zero_epochs_is_the_schedule_itself():
+    schedule = step_decay(0.1, step_size=2, gamma=0.5)
+    warmed = linear_warmup(schedule, 0)
+    assert [warmed(e) for e in range(6)] == [schedule(e) for e in range(6)]
+    with pytest.raises(ValueError, match="warmup_epochs=-1"):
+        linear_warmup(schedule, -1)

@@ -61,7 +61,7 @@ class TrainingRun:
 
     def __post_init__(self) -> None:
         self.network = build_network(self.cfg, n_inputs=self.x.shape[1], n_classes=N_CLASSES)
-        self.optimizer = TimedOptimizer(build_optimizer(self.cfg))
+        self.optimizer = TimedOptimizer(build_optimizer(self.cfg, self.network))
         self.rng = np.random.default_rng([self.cfg.train.seed, 1])
 
     def epoch(self, record: bool) -> None:
@@ -76,6 +76,7 @@ class TrainingRun:
             batch_size=self.cfg.train.batch_size,
             rng=self.rng,
             weight_decay=self.cfg.train.weight_decay,
+            clip_norm=self.cfg.train.clip_norm,
         )
         if record:
             self.epochs.append(metrics.seconds)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from pipeline.config import PROJECT_ROOT, compose, to_yaml
+from pipeline.config import compose, to_yaml
+from tests.guides import page
 from tests.test_stage_deps import stage_module, stages
 
 READS_PARAMS = ["fetch", "prepare", "train", "evaluate", "predict"]
@@ -46,7 +47,7 @@ def test_stage_commands_refuse_arguments_they_would_ignore(tmp_path, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
 
-README = (PROJECT_ROOT / "README.md").read_text()
+CONFIGURATION = page("configuration.md")
 
 
 def params_with(tmp_path, dotted: str, value) -> None:
@@ -62,7 +63,8 @@ def params_with(tmp_path, dotted: str, value) -> None:
             "optimizer.momentun",
             0.9,
             "error: params.yaml: optimizer.momentun: Key 'momentun' not in 'OptimizerConfig'; "
-            "allowed keys: name, lr, momentum, beta1, beta2, eps",
+            "allowed keys: name, lr, momentum, beta1, beta2, eps, weight_decay; "
+            "did you mean optimizer.momentum?",
         ),
         (
             "train.epochs",
@@ -77,9 +79,9 @@ def params_with(tmp_path, dotted: str, value) -> None:
         ),
         (
             "optimizer.name",
-            "adamw",
-            "error: params.yaml: optimizer.name: Invalid value 'adamw', expected one of "
-            "[sgd, momentum, adam]",
+            "lamb",
+            "error: params.yaml: optimizer.name: Invalid value 'lamb', expected one of "
+            "[sgd, momentum, adam, adamw]",
         ),
         (
             "optimizer.lr",
@@ -101,9 +103,9 @@ def params_with(tmp_path, dotted: str, value) -> None:
     ],
 )
 def test_train_refuses_the_readmes_bad_configurations_with_its_lines(tmp_path, dotted, value, line):
-    """The README's error lines (Configuration; Other architectures), word for word, from the
-    `train` stage in a folder with no data: refused before reading any."""
-    assert line in README
+    """docs/configuration.md's error lines (Configuration; Other architectures), word for word, from
+    the `train` stage in a folder with no data: refused before reading any."""
+    assert line in CONFIGURATION
     params_with(tmp_path, dotted, value)
     result = run_stage(tmp_path, "train")
     assert (result.returncode, result.stderr) == (1, line + "\n")

@@ -49,11 +49,13 @@ def trained(tmp_path_factory) -> Config:
     return cfg
 
 
-def test_cnn_checkpoint_resumes_to_bit_identical_weights(tmp_path, small_csvs):
-    cfg = cnn_config(tmp_path, small_csvs)
+def assert_resume_is_bit_identical(cfg: Config) -> tuple[sn.Network, list[sn.EpochMetrics]]:
+    """Train ``cfg`` (4 epochs) in one go, then again killed after epoch 2 and resumed from its
+    checkpoint: the same weights and state, bit for bit, and the same per-layer statistics.
+    Returns the network and its history."""
     prepare(cfg)
-    reference, _ = train(cfg)
-    assert reference.state.size > 0  # batch norm's running statistics travel too
+    reference_rows: list[dict[str, float]] = []
+    reference, reference_history = train(cfg, dynamics_rows=reference_rows)
 
     def stop_after_epoch_2(metrics: sn.EpochMetrics) -> None:
         if metrics.epoch == 2:
@@ -64,10 +66,18 @@ def test_cnn_checkpoint_resumes_to_bit_identical_weights(tmp_path, small_csvs):
         train(cfg, on_epoch_end=stop_after_epoch_2, checkpoint_file=path)
     saved = checkpoint.load(path, cfg)
     assert saved is not None and saved.epoch == 2
-    resumed, history = train(cfg, checkpoint_file=path, resume=saved)
+    rows: list[dict[str, float]] = []
+    resumed, history = train(cfg, checkpoint_file=path, resume=saved, dynamics_rows=rows)
     assert [m.epoch for m in history] == [1, 2, 3, 4]
     assert np.array_equal(resumed.params, reference.params)
     assert np.array_equal(resumed.state, reference.state)
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4] and rows == reference_rows
+    return reference, reference_history
+
+
+def test_cnn_checkpoint_resumes_to_bit_identical_weights(tmp_path, small_csvs):
+    network, _ = assert_resume_is_bit_identical(cnn_config(tmp_path, small_csvs))
+    assert network.state.size > 0  # batch norm's running statistics travel too
 
 
 def test_cnn_evaluates_and_predicts_the_same_from_the_saved_file(trained, tmp_path):
@@ -96,14 +106,16 @@ def test_cnn_evaluates_and_predicts_the_same_from_the_saved_file(trained, tmp_pa
     assert predicted == model.predict(digit.reshape(1, 784).astype(np.float32))[0]
 
 
-def test_original_layout_export_of_a_cnn_is_refused_naming_the_layer(trained, tmp_path):
+def export_original_layout(model: str, folder: Path) -> subprocess.CompletedProcess:
+    """``python -m pipeline.tools.original_weights export folder --model model``."""
     command = [sys.executable, "-m", "pipeline.tools.original_weights", "export"]
-    result = subprocess.run(
-        [*command, str(tmp_path / "out"), "--model", trained.paths.model],
-        capture_output=True,
-        text=True,
-        check=False,
+    return subprocess.run(
+        [*command, str(folder), "--model", model], capture_output=True, text=True, check=False
     )
+
+
+def test_original_layout_export_of_a_cnn_is_refused_naming_the_layer(trained, tmp_path):
+    result = export_original_layout(trained.paths.model, tmp_path / "out")
     assert result.returncode == 1, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and "layers[0] (conv2d)" in line, line

@@ -272,8 +272,8 @@ def train_with_stderr_on(folder: Path, terminal: bool) -> tuple[str, str]:
 def test_a_terminal_gets_a_bar_inside_each_epoch_and_a_pipe_one_line_per_epoch(
     tmp_path, small_csvs
 ):
-    """README: on a terminal a progress bar runs inside each epoch (on stderr); logs and pipes
-    get one line per epoch only."""
+    """docs/configuration.md: on a terminal a progress bar runs inside each epoch (on stderr); logs
+    and pipes get one line per epoch only."""
     overrides = [*tiny_overrides(tmp_path, small_csvs, batch_size=8), "tracking.enabled=false"]
     (tmp_path / "params.yaml").write_text(to_yaml(compose(overrides)))
     prepare(validate(compose(overrides)))

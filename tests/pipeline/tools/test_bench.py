@@ -9,7 +9,7 @@ import pytest
 
 import scratchnn as sn
 from pipeline.tools.bench import __main__ as bench
-from pipeline.tools.bench import cnn, floor, machine, stages
+from pipeline.tools.bench import cnn, floor, machine, sequence, stages
 from tests.conftest import digit_images, random_prepared
 
 
@@ -35,7 +35,7 @@ def test_flops_count_forward_weight_and_input_gradients_but_not_layer_1s(prepare
 
 
 def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys, monkeypatch):
-    """README: "The benchmark prints a note when the load average says the machine is busy"
+    """docs/speed.md: "The benchmark prints a note when the load average says the machine is busy"
     (a load average of 2.5 is made up for the run); and the output holds every configuration
     and target."""
     output = tmp_path / "bench.json"
@@ -96,6 +96,12 @@ def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys,
     assert section["augmentation"]["seconds_per_epoch"] > 0
     assert "cnn epoch / its GEMM floor" in results["targets"]
     printed = capsys.readouterr().out
+    for family in ("lstm", "vit"):
+        section = results["sequence"][family]
+        assert section["recipe"] == f"experiment={family}" and section["steps"] == 1
+        assert section["ratio_to_floor"] > 0 and section["floor"]["flops"] > 0
+        assert f"{family} steps / their GEMM floor" in results["targets"]
+        assert f"{family.upper()} (experiment={family}: float32, batch 128, 1 steps" in printed
     assert "GEMM floor" in printed and f"results -> {output}" in printed
     assert "CNN (experiment=cnn: Adam, float32, batch 128, 120 rows" in printed
     assert "note: the load average is 2.5: other programs are using the CPU" in printed
@@ -105,7 +111,7 @@ def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys,
 def test_compare_lists_both_results(prepared, tmp_path, capsys):
     output = tmp_path / "bench.json"
     arguments = ["--prepared", str(prepared), "--batch-sizes", "full", "--dtypes", "float32"]
-    arguments += ["--repeats", "1", "--warmup", "0", "--no-stages", "--no-cnn"]
+    arguments += ["--repeats", "1", "--warmup", "0", "--no-stages", "--no-cnn", "--no-sequence"]
     arguments += ["--output", str(output)]
     bench.main(arguments)
     capsys.readouterr()
@@ -207,3 +213,24 @@ def test_sweep_benchmark_commands_and_report(tmp_path):
     )
     assert results["speedup"] == 1.6 and results["epoch_slowdown_in_parallel"] == 1.25
     assert "speed-up: 1.60x" in bench_sweep.report(results)
+
+
+def test_the_sequence_floor_records_every_product_of_a_training_step():
+    """An LSTM of 4 steps, then a dense layer: x @ W once for all steps, h @ U at each step,
+    back through time da @ U.T at each step but the first (nobody needs dL/dh_0), then dU, dW
+    and db at once (the LSTM is the first layer: no dx); the dense layer's four; the loss's
+    sums of each row's exponentials, a product too."""
+    network = sn.build_network(
+        [{"type": "lstm", "units": 3}, {"type": "dense", "units": 10}],
+        (4, 5),
+        rng=np.random.default_rng(0),
+    )
+    x = np.random.default_rng(1).random((6, 20), dtype=np.float32)
+    products = sequence.step_products(network, x, np.arange(6))
+    assert len(products) == (1 + 4) + (3 + 3) + 4 + 1
+    lstm = network.layers[0]
+    assert sum(b is lstm.U for _, b, _ in products) == 4  # the forward steps' h @ U
+    recurrent_flops = 2 * 6 * 3 * 12 * (4 + 3)  # (6, 3) @ (3, 12): 4 forward, 3 backward
+    assert sequence.flops(products[1:5]) == 2 * 6 * 3 * 12 * 4
+    assert sequence.flops(products) > recurrent_flops
+    assert sequence.replay(products, steps=2) > 0

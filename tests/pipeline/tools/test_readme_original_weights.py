@@ -1,5 +1,5 @@
-"""README, "The original weights": where `python -m pipeline.tools.original_weights` writes,
-the two error lines it shows, and `export` with and without `--model`."""
+"""docs/pipeline.md, "The original weights": where `python -m pipeline.tools.original_weights`
+writes, the two error lines it shows, and `export` with and without `--model`."""
 
 import contextlib
 import io
@@ -17,8 +17,9 @@ from pipeline.stages.train import train, write_outputs
 from pipeline.tools import original_weights
 from scratchnn.errors import WeightsError
 from tests.conftest import write_digits_csv
+from tests.guides import page
 
-README = (PROJECT_ROOT / "README.md").read_text()
+PIPELINE = page("pipeline.md")
 SEED_WEIGHTS = PROJECT_ROOT / "examples" / "original_weights"
 
 
@@ -54,8 +55,9 @@ def main(folder: Path, *argv: str) -> str:
 
 
 def test_reports_go_to_outputs_original_by_default(project):
-    """README: "The report files (and four figures; weights trained elsewhere have no training
-    curves) go to `outputs/original/` ..., so the pipeline's `reports/` stay as they are"."""
+    """docs/pipeline.md: "The report files (and four figures; weights trained elsewhere have no
+    training curves) go to `outputs/original/` ..., so the pipeline's `reports/` stay as they
+    are"."""
     before = {p.name: p.read_bytes() for p in (project / "reports").iterdir()}
     out = main(project, "evaluate", str(SEED_WEIGHTS))
     assert "\nreports -> outputs/original\n" in out
@@ -80,7 +82,7 @@ def test_the_readmes_two_error_lines(tmp_path):
         with pytest.raises(WeightsError) as refused:  # run_stage prints it as `error: ...`
             main(tmp_path, "evaluate", "my_weights")
         line = f"error: {refused.value}"
-        assert f"\n{line}\n" in README, line
+        assert f"\n{line}\n" in PIPELINE, line
         assert not (tmp_path / "outputs").exists()
         if broken == "transposed":
             np.save(folder / "layer1_weights.npy", np.load(SEED_WEIGHTS / "layer1_weights.npy"))

@@ -1,6 +1,6 @@
-"""README, "Configuration": `python -m pipeline.tools.params optimizer=sgd train.epochs=40`
-writes conf/'s composition with those overrides into params.yaml; a bad override is refused
-in one line and writes nothing."""
+"""docs/configuration.md, "Configuration": `python -m pipeline.tools.params optimizer=sgd
+train.epochs=40` writes conf/'s composition with those overrides into params.yaml; a bad override is
+refused in one line and writes nothing."""
 
 import shutil
 import subprocess

@@ -1,5 +1,5 @@
-"""README, "Model versions": `register --sweep` (and `compare --register`) registers "the best run
-of the sweep": the finished run with the highest final validation accuracy, as MLflow's
+"""docs/tracking.md, "Model versions": `register --sweep` (and `compare --register`) registers "the
+best run of the sweep": the finished run with the highest final validation accuracy, as MLflow's
 search returns the sweep's runs."""
 
 import pandas as pd
@@ -24,8 +24,8 @@ def test_the_best_run_is_the_finished_one_with_the_highest_validation_accuracy()
 
 
 def test_the_latest_sweep_is_the_one_whose_run_started_last(monkeypatch):
-    """README, "Compare": `python -m pipeline.tools.compare` with no argument compares "the
-    latest sweep" (as `register --sweep` registers its best): the sweep of the run that started
+    """docs/tracking.md, "Compare": `python -m pipeline.tools.compare` with no argument compares
+    "the latest sweep" (as `register --sweep` registers its best): the sweep of the run that started
     last, whatever its id says, runs outside sweeps left out."""
     runs = pd.DataFrame(
         {
