@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+from pipeline.data.catalog import dataset
 from pipeline.errors import PipelineError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,11 @@ class ConfigError(PipelineError, ValueError):
 class DType(Enum):
     float32 = "float32"
     float64 = "float64"
+
+
+class DatasetName(Enum):  # pipeline/data/catalog.py: each one's classes
+    mnist = "mnist"
+    fashion_mnist = "fashion_mnist"
 
 
 class InitializerName(Enum):
@@ -86,12 +92,16 @@ class AugmentConfig:
 
     shift: int = 0  # up to this many pixels along each axis, zeros shifted in; 0: no shifts
     rotate: float = 0.0  # up to this many degrees either way (bilinear); 0: no rotations
+    flip: bool = False  # mirror left-right half the images (not for digits: see data.name)
 
 
 @dataclass
 class DataConfig:
-    """Where the CSVs are and how ``prepare`` splits them; how ``train`` augments them."""
+    """Which dataset, where its CSVs are and how ``prepare`` splits them; how ``train``
+    augments them."""
 
+    # what fetch downloads and what the classes are called; files without it are MNIST's
+    name: DatasetName = DatasetName.mnist
     train_csv: str = MISSING  # a label column named "label" and 784 pixel columns
     test_csv: str = MISSING  # the same, the label column optional
     val_size: int = MISSING  # rows held out from the shuffled training CSV for validation
@@ -221,6 +231,13 @@ def check_ranges(cfg: Config) -> None:
     _check(0 <= augment.shift < 28, "data.augment.shift", augment.shift, "it must be in [0, 28)")
     _check(
         0 <= augment.rotate <= 180, "data.augment.rotate", augment.rotate, "it must be in [0, 180]"
+    )
+    _check(
+        not augment.flip or dataset(cfg.data.name.value).flippable,
+        "data.augment.flip",
+        augment.flip,
+        f"a mirrored {dataset(cfg.data.name.value).noun} is not of the same class (a flipped 2 is "
+        f"not a 2) and data.name is {cfg.data.name.value}; flips suit data=fashion_mnist",
     )
     _check(cfg.model.init_scale > 0, "model.init_scale", cfg.model.init_scale, "it must be > 0")
     _check(cfg.optimizer.lr > 0, "optimizer.lr", cfg.optimizer.lr, "it must be > 0")

@@ -5,7 +5,7 @@ the activations, Conv2D, pooling, dropout, batch norm, then the sequence layers:
 LSTM and GRU, tokens and attention; forward next to backward, shapes in comments), ``losses``
 (softmax + cross-entropy), ``network`` (how layers share one parameter buffer), ``builder``
 (networks from lists of dicts), ``optimizers`` and ``schedules`` (how parameters move),
-``training`` (the loop), ``augment`` and ``serialization``.
+``training`` (the loop), ``augment`` and ``flip``, and ``serialization``.
 Nothing here imports the pipeline: the library stands on its own.
 """
 
@@ -13,6 +13,7 @@ from scratchnn.augment import RandomShiftRotate
 from scratchnn.builder import ACTIVATIONS, build_network, check_layers, mlp
 from scratchnn.dynamics import LayerDynamics
 from scratchnn.errors import LayerSpecError, WeightsError
+from scratchnn.flip import RandomFlip, chain
 from scratchnn.initializers import (
     INITIALIZERS,
     glorot_normal,
@@ -102,6 +103,7 @@ __all__ = [
     "Optimizer",
     "PatchEmbed",
     "PositionEmbed",
+    "RandomFlip",
     "RandomShiftRotate",
     "ReLU",
     "Residual",
@@ -116,6 +118,7 @@ __all__ = [
     "WeightsError",
     "accuracy",
     "build_network",
+    "chain",
     "check_layers",
     "clip_by_global_norm",
     "confusion_matrix",

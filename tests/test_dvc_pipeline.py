@@ -155,7 +155,7 @@ def test_repro_reruns_exactly_what_changed(project):
         "Accuracy per epoch",
         "Learning rate per epoch",
         "Confusion matrix (the split evaluate reports on)",
-        "F1 score per digit",
+        "F1 score per class",
     ):
         assert f'"text": "{title}"' in page
     assert "val_accuracy" in page and "predicted" in page

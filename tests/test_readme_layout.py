@@ -32,7 +32,9 @@ def code_blocks(text: str, language: str) -> list[str]:
 
 
 def resolved(path: str) -> str:
-    """A dvc.yaml path with ``${paths.*}`` filled in from conf/paths/default.yaml."""
+    """A dvc.yaml path with ``${paths.*}`` filled in from conf/paths/default.yaml, and
+    ``${data.name}`` with the default dataset's (the README's table shows the default)."""
+    path = path.replace("${data.name}", "mnist")
     return re.sub(r"\$\{paths\.(\w+)\}", lambda m: PATHS[m.group(1)], path)
 
 
@@ -377,6 +379,22 @@ def test_the_recipes_are_what_the_readme_says():
     assert best.model.hidden_sizes == [512, 256] and best.model.dropout == 0.2
     assert best.data.augment.shift == 2 and best.data.augment.rotate == 0.0
     assert best.train.epochs == 40
+
+
+def test_the_fashion_recipes_are_what_the_guide_says():
+    """docs/configuration.md, *Fashion-MNIST*: the default on clothes, the tuned MLP, the CNN."""
+    default, plain = validate(compose(["experiment=fashion"])), validate(compose([]))
+    assert default.data.name.value == "fashion_mnist" and default.model == plain.model
+    assert default.train == plain.train and not default.data.augment.flip
+    mlp = validate(compose(["experiment=fashion_mlp"]))
+    assert mlp.model.hidden_sizes == [512, 256] and mlp.model.dropout == 0.25
+    assert mlp.model.batch_norm and mlp.train.weight_decay == 1e-4 and mlp.train.epochs == 40
+    assert mlp.data.augment.shift == 1 and not mlp.data.augment.flip
+    cnn = validate(compose(["experiment=fashion_cnn"]))
+    augmented = validate(compose(["experiment=cnn_augmented"]))
+    assert cnn.model.layers == augmented.model.layers and cnn.data.name.value == "fashion_mnist"
+    assert cnn.data.augment.flip and cnn.data.augment.shift == 1 and cnn.data.augment.rotate == 0
+    assert cnn.train.epochs == 20
 
 
 def test_the_resnet_recipe_is_what_the_readme_says():

@@ -1,14 +1,15 @@
-"""Reading digit CSVs: a ``label`` column (optional in test files) and 784 pixel columns, 0-255.
+"""Reading image CSVs: a ``label`` column (optional in test files) and 784 pixel columns, 0-255.
 
-Two layouts are read, told apart by their header: Kaggle's Digit Recognizer
-(``label,pixel0,...,pixel783``; its test.csv has no label) and the ``mnist_train.csv`` layout
-(``label,1x1,...,28x28``). ``label`` comes first and the pixel columns in their order (a file
-whose columns were shuffled would otherwise be read as scrambled images). Every cell is a
-plain decimal integer: ``5.0``, ``1e2``, ``+5`` or `` 5`` are refused, since a file of floats
-(pixels scaled to [0, 1], say) would otherwise pass as nearly black images. The text is UTF-8
-(a byte-order mark is skipped), plain or compressed (``.csv.gz``), with LF, CRLF or CR line
-ends. Errors name the file, the line (1-based, the header is line 1, as a text editor counts)
-and the column.
+Three layouts are read, told apart by their header: Kaggle's Digit Recognizer
+(``label,pixel0,...,pixel783``; its test.csv has no label), Kaggle's Fashion-MNIST
+(``label,pixel1,...,pixel784``) and the ``mnist_train.csv`` layout (``label,1x1,...,28x28``,
+which ``fetch`` also writes Fashion-MNIST in). ``label`` comes first and the pixel columns in
+their order (a file whose columns were shuffled would otherwise be read as scrambled images).
+Every cell is a plain decimal integer: ``5.0``, ``1e2``, ``+5`` or `` 5`` are refused, since a
+file of floats (pixels scaled to [0, 1], say) would otherwise pass as nearly black images. The
+text is UTF-8 (a byte-order mark is skipped), plain or compressed (``.csv.gz``), with LF, CRLF
+or CR line ends. Errors name the file, the line (1-based, the header is line 1, as a text
+editor counts) and the column.
 
 Reading is two-speed. A file whose rows hold only digits, commas, quotes and line ends is
 parsed by pyarrow straight into uint8 columns (1 byte per cell where inferred int64 columns
@@ -23,6 +24,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -35,8 +37,10 @@ from pipeline.errors import PipelineError
 LABEL_COLUMN = "label"
 LAYOUTS = {
     "Kaggle's (pixel0..pixel783)": [f"pixel{i}" for i in range(N_PIXELS)],
+    "Kaggle's Fashion-MNIST (pixel1..pixel784)": [f"pixel{i}" for i in range(1, N_PIXELS + 1)],
     "MNIST's (1x1..28x28)": [f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)],
 }
+MNIST_LAYOUT = "MNIST's (1x1..28x28)"  # what write_images_csv writes
 READ_ERRORS = (OSError, EOFError, zlib.error)  # unreadable, truncated or damaged compressed data
 CHUNK = 4 << 20  # 4 MB
 BODY_BYTES = b'0123456789,"\r\n'  # all that the rows of a file for the fast path may hold
@@ -164,6 +168,16 @@ def _read_clean(path: Path, require_labels: bool) -> Digits | None:
     for i in range(N_PIXELS):
         columns[i] = table.column(i + has_labels).to_numpy()
     return Digits(pixels=np.ascontiguousarray(columns.T), labels=labels)
+
+
+def write_images_csv(file: BinaryIO, pixels: np.ndarray, labels: np.ndarray) -> None:
+    """Labelled images, (n, 784) uint8 and (n,) ints, to ``file`` as a CSV in MNIST's layout
+    (``label,1x1,...,28x28``), LF line ends; pyarrow writes the 47 million cells in seconds."""
+    header = [LABEL_COLUMN, *LAYOUTS[MNIST_LAYOUT]]
+    columns = [pa.array(labels.astype(np.uint8)), *map(pa.array, pixels.T)]
+    file.write((",".join(header) + "\n").encode())
+    options = pa_csv.WriteOptions(include_header=False)
+    pa_csv.write_csv(pa.Table.from_arrays(columns, names=header), file, options)
 
 
 def _bad_cell(path: Path, line: int, name: str, cell: str, high: int) -> DataError:

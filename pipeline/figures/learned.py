@@ -1,5 +1,5 @@
 """What the network learned, drawn for a learner: the first layer's weights, and what every
-layer makes of one test digit.
+layer makes of one test image.
 
 - ``first_layer_figure``: a dense first layer's 784 input weights of each unit as a 28x28 tile
   (the "templates" it matches), or a first convolution's kernels, one tile per filter (the
@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scratchnn as sn
+from pipeline.data.catalog import MNIST, Dataset
 from pipeline.figures import plots
 from pipeline.figures.blocks import block_rows
 
@@ -102,8 +103,11 @@ def layer_outputs(network: sn.Network, image: np.ndarray) -> list[np.ndarray]:
     return outputs
 
 
-def activations_figure(network: sn.Network, image: np.ndarray, label: int | None) -> Figure:
-    """``image`` (784,) in [0, 1] and what each layer makes of it (see the module)."""
+def activations_figure(
+    network: sn.Network, image: np.ndarray, label: int | None, dataset: Dataset = MNIST
+) -> Figure:
+    """``image`` (784,) in [0, 1] and what each layer makes of it (see the module), its
+    classes named as ``dataset`` names them."""
     outputs = layer_outputs(network, image)
     blocks = block_rows(network, image)  # attention heads, residual branches: none for an MLP
     logits = outputs[-1]
@@ -111,9 +115,10 @@ def activations_figure(network: sn.Network, image: np.ndarray, label: int | None
     probabilities /= probabilities.sum()
     rows = len(outputs) + 1 + len(blocks)
     figure = Figure(figsize=(10, 0.95 * rows + 0.5))
-    truth = "" if label is None else f", true digit {label}"
+    names = dataset.classes
+    truth = "" if label is None else f", true {dataset.noun} {names[label]}"
     figure.suptitle(
-        f"One test image through the network{truth}: predicted {int(np.argmax(logits))}",
+        f"One test image through the network{truth}: predicted {names[int(np.argmax(logits))]}",
         fontsize=10,
     )
     grid = figure.add_gridspec(rows, MAX_MAPS + 1, width_ratios=[2.2] + [1] * MAX_MAPS)
@@ -141,7 +146,7 @@ def activations_figure(network: sn.Network, image: np.ndarray, label: int | None
             ax.set_xlim(-0.5, len(values) - 0.5)
             ax.tick_params(labelsize=6)
             if row == len(outputs):
-                ax.set_xticks(range(len(values)))
+                ax.set_xticks(range(len(values)), names[: len(values)])
                 ax.set_ylim(0, 1)
                 ax.set_ylabel("p", fontsize=7)
     for row, (label, panels) in enumerate(blocks, start=len(outputs) + 1):

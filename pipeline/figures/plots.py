@@ -1,4 +1,4 @@
-"""The figures ``evaluate`` writes as PNG: confusion matrix, misclassified digits, training curves.
+"""The figures ``evaluate`` writes as PNG: confusion matrix, misclassified images, training curves.
 
 Drawn with matplotlib's object API (``Figure``, rendered by Agg): no pyplot, no global state and
 no display needed; on fixed margins (constrained layout cost 0.4 s of every evaluation). Each
@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from pipeline.data.catalog import MNIST, Dataset
 from pipeline.io import atomic_file
 
 IMAGE_SIDE = 28  # MNIST pixels are stored row by row: row r is pixels[28 * r : 28 * (r + 1)]
@@ -24,10 +25,11 @@ def save_png(figure: Figure, path: str | Path) -> None:
         figure.savefig(file, format="png", dpi=DPI, metadata={"Software": None})
 
 
-def confusion_figure(confusion: np.ndarray, title: str) -> Figure:
-    """Heatmap of a (10, 10) confusion matrix (rows: true digit, columns: predicted), every
-    cell annotated with its count. The colours are on a log scale: the diagonal holds ~1,000
-    images per digit and the mistakes a handful, which a linear scale would paint all alike."""
+def confusion_figure(confusion: np.ndarray, title: str, dataset: Dataset = MNIST) -> Figure:
+    """Heatmap of a (10, 10) confusion matrix (rows: true class, columns: predicted), every
+    cell annotated with its count, the axes named by ``dataset``'s classes. The colours are on a
+    log scale: the diagonal holds ~1,000 images per class and the mistakes a handful, which a
+    linear scale would paint all alike."""
     n = len(confusion)
     figure = Figure(figsize=(7.2, 6.2))
     ax = figure.add_subplot()
@@ -48,12 +50,17 @@ def confusion_figure(confusion: np.ndarray, title: str) -> Figure:
                 color="white" if dark else "black",
                 fontweight="bold" if row == col else "normal",
             )
-    ax.set_xticks(range(n))
-    ax.set_yticks(range(n))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
+    names = dataset.classes[:n]
+    long_names = max(map(len, names)) > 2
+    ax.set_xticks(
+        range(n), names, rotation=45 if long_names else 0, ha="right" if long_names else "center"
+    )
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel(f"predicted {dataset.noun}")
+    ax.set_ylabel(f"true {dataset.noun}")
     ax.set_title(title)
-    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93)
+    margin = 0.19 if long_names else 0.08  # room for the names
+    figure.subplots_adjust(left=margin, right=0.98, bottom=margin, top=0.93)
     return figure
 
 
@@ -109,9 +116,11 @@ def misclassified_figure(
     title: str,
     count: int = 24,
     columns: int = 8,
+    dataset: Dataset = MNIST,
 ) -> Figure:
     """A grid of the ``count`` most confidently misclassified images (rows of 784 pixels in
-    [0, 1]), each titled with its true label, the prediction and the probability given to it.
+    [0, 1]), each titled with its true class, the prediction (``dataset``'s names) and the
+    probability given to it.
     Ink is drawn dark on white, on a fixed 0..1 scale (no per-image contrast stretch). The grid
     is one image (``mosaic``) with the titles as text above each tile."""
     chosen = most_confident_mistakes(labels, probabilities, count)
@@ -126,14 +135,17 @@ def misclassified_figure(
     side = (IMAGE_SIDE, IMAGE_SIDE)
     tiles = images[chosen].reshape(-1, *side)
     show_mosaic(ax, tiles, columns, MISTAKE_GAP, cmap="gray_r", vmin=0.0, vmax=1.0)
+    names = dataset.classes
+    short = max(map(len, names)) <= 2  # digits: "true 4 → 9"; else "Shirt → T-shirt/top", smaller
     for i, index in enumerate(chosen):
         predicted = int(np.argmax(probabilities[index]))
         top, left = tile_origin(i, columns, side, MISTAKE_GAP)
         ax.text(
             left + IMAGE_SIDE / 2 - 0.5,
             top - 1.5,
-            f"true {labels[index]} → {predicted}\n{probabilities[index, predicted]:.1%}  #{index}",
-            fontsize=9,
+            f"{'true ' if short else ''}{names[labels[index]]} → {names[predicted]}\n"
+            f"{probabilities[index, predicted]:.1%}  #{index}",
+            fontsize=9 if short else 7,
             ha="center",
             va="bottom",
         )

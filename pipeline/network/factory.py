@@ -1,6 +1,7 @@
 """From configuration to scratchnn objects: the only place that maps names to classes."""
 
 import math
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -83,13 +84,19 @@ def build_network(cfg: Config, n_inputs: int, n_classes: int) -> sn.Network:
     )
 
 
-def build_augment(cfg: Config) -> sn.RandomShiftRotate | None:
-    """The configured augmentation of training batches, or None when it moves nothing."""
+def build_augment(cfg: Config) -> Callable | None:
+    """The configured augmentation of training batches, or None when it moves nothing: shifts
+    and rotations, then flips (their random draws in that order, so adding flips leaves the
+    shifts and rotations drawn as before)."""
     augment = cfg.data.augment
-    if not augment.shift and not augment.rotate:
-        return None
     side = math.isqrt(N_PIXELS)
-    return sn.RandomShiftRotate(max_shift=augment.shift, max_degrees=augment.rotate, side=side)
+    moves = None
+    if augment.shift or augment.rotate:
+        moves = sn.RandomShiftRotate(max_shift=augment.shift, max_degrees=augment.rotate, side=side)
+    if not augment.flip:
+        return moves
+    flip = sn.RandomFlip(side)
+    return flip if moves is None else sn.chain(moves, flip)
 
 
 def build_optimizer(cfg: Config, network: sn.Network) -> sn.Optimizer:

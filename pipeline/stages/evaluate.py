@@ -36,14 +36,16 @@ from pipeline.data.artifacts import (
     RUN_FILE,
     load_split,
 )
+from pipeline.data.catalog import MNIST, Dataset, dataset
 from pipeline.io import all_or_nothing, write_json, write_text
 from pipeline.network.models import load_model, probabilities
 from pipeline.tracking import mlflow_runs
 from pipeline.tracking.evaluation_log import EvaluationLog
 
 
-def per_class_scores(confusion: np.ndarray) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class from a confusion matrix (rows = true)."""
+def per_class_scores(confusion: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class from a confusion matrix (rows = true), each
+    row named by ``classes``."""
     true_positives = np.diag(confusion).astype(np.float64)
     predicted = confusion.sum(axis=0)
     support = confusion.sum(axis=1)
@@ -53,7 +55,7 @@ def per_class_scores(confusion: np.ndarray) -> pd.DataFrame:
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     return pd.DataFrame(
         {
-            "digit": np.arange(len(confusion)),
+            "class": list(classes[: len(confusion)]),
             "precision": precision,
             "recall": recall,
             "f1": f1,
@@ -71,27 +73,34 @@ def markdown_report(
     classes: pd.DataFrame,
     confusion: np.ndarray,
     figures: Sequence[tuple[str, str]] = (),
+    data: Dataset = MNIST,
 ) -> str:
     """The report: accuracy, per-class table, confusion matrix, and links to ``figures``
-    (``(title, file name)`` pairs, relative to the report's folder)."""
-    lines = [f"# Evaluation on the {split} split", ""]
+    (``(title, file name)`` pairs, relative to the report's folder); ``data`` names the classes
+    (MNIST's report says nothing of its dataset, as before there were others)."""
+    of = "" if data is MNIST else f" of {data.title}"
+    lines = [f"# Evaluation on the {split} split{of}", ""]
     if note:
         lines += [note, ""]
     lines += [f"accuracy **{acc:.2%}** ({round(acc * n):,} of {n:,} images), loss {loss:.4f}", ""]
-    lines += ["| digit | precision | recall | F1 | support |", "|---:|---:|---:|---:|---:|"]
+    noun, names = data.noun, data.classes
+    lines += [f"| {noun} | precision | recall | F1 | support |", "|---:|---:|---:|---:|---:|"]
     lines += [
-        f"| {r.digit} | {r.precision:.2%} | {r.recall:.2%} | {r.f1:.4f} | {r.support} |"
-        for r in classes.itertuples()
+        f"| {name} | {r.precision:.2%} | {r.recall:.2%} | {r.f1:.4f} | {r.support} |"
+        for name, r in zip(classes["class"], classes.itertuples(), strict=True)
     ]
-    header = "| true \\ predicted | " + " | ".join(map(str, range(len(confusion)))) + " |"
+    header = "| true \\ predicted | " + " | ".join(names[: len(confusion)]) + " |"
     lines += [
         "",
-        "Confusion matrix (rows: true digit, columns: predicted):",
+        f"Confusion matrix (rows: true {noun}, columns: predicted):",
         "",
         header,
         "|---:" * (len(confusion) + 1) + "|",
     ]
-    lines += [f"| **{i}** | " + " | ".join(map(str, row)) + " |" for i, row in enumerate(confusion)]
+    lines += [
+        f"| **{name}** | " + " | ".join(map(str, row)) + " |"
+        for name, row in zip(names, confusion, strict=False)
+    ]
     if figures:
         lines += ["", "Figures:", ""]
         lines += [f"![{title}]({name})" for title, name in figures]
@@ -106,6 +115,7 @@ def write_figures(
     probs: np.ndarray,
     confusion: np.ndarray,
     network: sn.Network,
+    data: Dataset = MNIST,
 ) -> list[tuple[str, str]]:
     """The PNGs into ``reports``; returns ``(title, file name)`` of each one written.
 
@@ -117,16 +127,17 @@ def write_figures(
         (f"Confusion matrix ({split} split)", CONFUSION_PNG),
         (f"Most confidently misclassified ({split} split)", MISCLASSIFIED_PNG),
     ]
-    plots.save_png(plots.confusion_figure(confusion, figures[0][0]), reports / CONFUSION_PNG)
+    plots.save_png(plots.confusion_figure(confusion, figures[0][0], data), reports / CONFUSION_PNG)
+    mistakes = f"{figures[1][0]}: true → predicted"
     plots.save_png(
-        plots.misclassified_figure(x, labels, probs, f"{figures[1][0]}: true → predicted"),
+        plots.misclassified_figure(x, labels, probs, mistakes, dataset=data),
         reports / MISCLASSIFIED_PNG,
     )
     figures.append(("What the first layer learned", FIRST_LAYER_PNG))
     plots.save_png(learned.first_layer_figure(network), reports / FIRST_LAYER_PNG)
     figures.append((f"The first {split} image through every layer", ACTIVATIONS_PNG))
     plots.save_png(
-        learned.activations_figure(network, x[0], int(labels[0])), reports / ACTIVATIONS_PNG
+        learned.activations_figure(network, x[0], int(labels[0]), data), reports / ACTIVATIONS_PNG
     )
     history = reports / HISTORY_FILE
     if history.is_file():
@@ -180,14 +191,17 @@ def evaluate(cfg: Config, network: sn.Network | None = None) -> tuple[dict, str]
             "validation split."
         )
     metrics["evaluated_on"] = split
+    data = dataset(cfg.data.name.value)
     confusion = sn.confusion_matrix(labels, predicted, N_CLASSES)
-    classes = per_class_scores(confusion)
+    classes = per_class_scores(confusion, data.classes)
     reports = Path(cfg.paths.reports)
     probs = probabilities(network, x)
     with all_or_nothing():  # every report of this evaluation, or (a full disk) the last ones
         with phases.timed("figures"):
-            figures = write_figures(reports, split, x, labels, probs, confusion, network)
-        report = markdown_report(split, note, loss, acc, len(labels), classes, confusion, figures)
+            figures = write_figures(reports, split, x, labels, probs, confusion, network, data)
+        report = markdown_report(
+            split, note, loss, acc, len(labels), classes, confusion, figures, data
+        )
         write_reports(reports, metrics, labels, predicted, classes, report)
     return metrics, report
 

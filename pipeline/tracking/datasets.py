@@ -1,9 +1,11 @@
 """The prepared splits as MLflow dataset inputs: what fills the runs table's *Datasets* column.
 
-Each split is logged with ``mlflow.log_input``'s entities: a name (``mnist-train``), a digest
+Each split is logged with ``mlflow.log_input``'s entities: a name (``mnist-train``,
+``fashion-mnist-train``), a digest
 (the first 16 hex digits of the SHA-256 of its ``.npy`` arrays, so two runs on the same
-prepared data show the same digest), its source (the CSV it was cut from), its schema and row
-count, and the context MLflow's UI groups inputs by (``training``, ``validation``, ``test``).
+prepared data show the same digest), its source (the CSV it was cut from), its schema, row
+count, class names and label counts per class, and the context MLflow's UI groups inputs by
+(``training``, ``validation``, ``test``).
 """
 
 import hashlib
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import PROJECT_ROOT
+from pipeline.data import catalog
 from pipeline.data.artifacts import INFO_FILE, SPLITS
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
@@ -40,8 +43,10 @@ def shown_path(path: str) -> str:
     return str(resolved.relative_to(PROJECT_ROOT)) if inside else path
 
 
-def split_dataset(prepared: Path, split: str, info: dict[str, Any]):
-    """The ``mlflow.entities.Dataset`` of one prepared split."""
+def split_dataset(
+    prepared: Path, split: str, info: dict[str, Any], data: catalog.Dataset = catalog.MNIST
+):
+    """The ``mlflow.entities.Dataset`` of one prepared split of ``data``."""
     from mlflow.entities import Dataset
     from mlflow.types.schema import Schema, TensorSpec
 
@@ -53,10 +58,11 @@ def split_dataset(prepared: Path, split: str, info: dict[str, Any]):
         tensors["targets"] = Schema([TensorSpec(y.dtype, (-1,))]).to_json()
     csv = info.get("sources", {}).get(SOURCE_OF[split], "")
     profile = {"num_rows": int(x.shape[0]), "features_shape": list(x.shape)}
+    profile["classes"] = list(data.classes)
     if y is not None:
         profile["label_counts"] = info.get("label_counts", {}).get(split)
     return Dataset(
-        name=f"mnist-{split}",
+        name=f"{data.name.replace('_', '-')}-{split}",
         digest=split_digest(prepared, split),
         source_type="local",
         source=json.dumps({"uri": shown_path(csv)} if csv else {}),
@@ -65,8 +71,8 @@ def split_dataset(prepared: Path, split: str, info: dict[str, Any]):
     )
 
 
-def dataset_inputs(prepared: str | Path) -> list:
-    """``mlflow.entities.DatasetInput`` of every split present in ``prepared``."""
+def dataset_inputs(prepared: str | Path, data: catalog.Dataset = catalog.MNIST) -> list:
+    """``mlflow.entities.DatasetInput`` of every split of ``data`` present in ``prepared``."""
     from mlflow.entities import DatasetInput, InputTag
     from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
@@ -75,7 +81,7 @@ def dataset_inputs(prepared: str | Path) -> list:
     info = json.loads(info_file.read_text()) if info_file.is_file() else {}
     return [
         DatasetInput(
-            split_dataset(folder, split, info),
+            split_dataset(folder, split, info, data),
             tags=[InputTag(MLFLOW_DATASET_CONTEXT, CONTEXTS[split])],
         )
         for split in SPLITS

@@ -8,9 +8,14 @@ pipeline and needs only NumPy, pandas and MLflow, so it loads anywhere MLflow do
     mlflow.pyfunc.load_model("runs:/<id>/model").predict(df)   # df: 784 columns in [0, 1]
 
 Input: one row per image, the 784 pixels (``pixel0`` ... ``pixel783``, row-major 28x28, white
-ink on black) scaled to [0, 1]. Output: ``digit`` (the predicted class) and ``p0`` ... ``p9``,
-the probability of each class.
+ink on black) scaled to [0, 1]. Output, for digits: ``digit`` (the predicted class) and ``p0``
+... ``p9``, the probability of each class; for other classes (named in the model's artifact
+``classes.json``, e.g. Fashion-MNIST's): ``label`` (the predicted class's number), ``class``
+(its name) and ``p_<name>`` for each class (``p_T-shirt/top`` ... ``p_Ankle boot``).
 """
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,16 +29,28 @@ N_PIXELS = 784
 N_CLASSES = 10
 CHUNK_ROWS = 8192
 PIXELS = [f"pixel{i}" for i in range(N_PIXELS)]
-OUTPUTS = ["digit", *(f"p{digit}" for digit in range(N_CLASSES))]
+DIGITS = [str(digit) for digit in range(N_CLASSES)]
+CLASSES = "classes"  # the artifact naming each class, in order (a JSON list); none: digits
+CLASSES_FILE = "classes.json"
 
 
-class DigitClassifier(PythonModel):
+def output_columns(classes: list[str]) -> list[str]:
+    """``digit, p0..p9`` for the digits; else ``label, class`` and ``p_<name>`` per class."""
+    if classes == DIGITS:
+        return ["digit", *(f"p{digit}" for digit in classes)]
+    return ["label", "class", *(f"p_{name}" for name in classes)]
+
+
+class ImageClassifier(PythonModel):
     """scratchnn's network behind MLflow's ``predict(DataFrame) -> DataFrame``."""
 
     def load_context(self, context) -> None:
         self.network = sn.load_weights(
             context.artifacts[WEIGHTS], n_inputs=N_PIXELS, n_outputs=N_CLASSES
         )
+        names = context.artifacts.get(CLASSES)
+        self.classes = json.loads(Path(names).read_text()) if names else DIGITS
+        self.columns = output_columns(self.classes)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
@@ -46,9 +63,13 @@ class DigitClassifier(PythonModel):
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        result = pd.DataFrame(probabilities, columns=OUTPUTS[1:], index=frame.index)
-        result.insert(0, "digit", probabilities.argmax(axis=1).astype(np.int64))
+        n_named = len(self.columns) - N_CLASSES  # digit; or label and class
+        result = pd.DataFrame(probabilities, columns=self.columns[n_named:], index=frame.index)
+        predicted = probabilities.argmax(axis=1).astype(np.int64)
+        if n_named == 2:
+            result.insert(0, "class", np.array(self.classes, dtype=object)[predicted])
+        result.insert(0, self.columns[0], predicted)
         return result
 
 
-set_model(DigitClassifier())
+set_model(ImageClassifier())

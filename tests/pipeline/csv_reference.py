@@ -3,7 +3,7 @@
 It states what ``pipeline.data.image_csv`` is meant to accept, in the simplest code that says it,
 with no pandas and no pyarrow: optionally gzip-compressed UTF-8 text (a leading byte-order mark
 allowed), lines ending in LF, CRLF or CR, blank lines ignored; a header that is exactly one of
-the two layouts, ``label`` first when there is one; then at least one row of as many fields,
+the three layouts, ``label`` first when there is one; then at least one row of as many fields,
 every cell a plain decimal integer (ASCII digits only: no sign, no point, no exponent, no
 spaces), labels 0..9 and pixels 0..255. A cell or name may be in double quotes (R's
 ``write.csv`` quotes the header).
@@ -18,6 +18,7 @@ import numpy as np
 
 MNIST_NAMES = [f"{r}x{c}" for r in range(1, 29) for c in range(1, 29)]
 KAGGLE_NAMES = [f"pixel{i}" for i in range(784)]
+KAGGLE_FASHION_NAMES = [f"pixel{i}" for i in range(1, 785)]
 INTEGER = re.compile(r"[0-9]+")
 
 
@@ -67,7 +68,7 @@ def read(
     header = [unquote(name) for name in header_line.split(",")]
     labelled = header[0] == "label"
     names = header[1:] if labelled else header
-    if names not in (MNIST_NAMES, KAGGLE_NAMES):
+    if names not in (MNIST_NAMES, KAGGLE_NAMES, KAGGLE_FASHION_NAMES):
         raise Refused("header")
     if require_labels and not labelled:
         raise Refused("no label column")

@@ -143,3 +143,10 @@ def test_non_finite_numbers_in_explicit_layers_are_refused():
     raw["model"]["layers"].insert(7, {"type": "dropout", "rate": float("inf")})
     with pytest.raises(ConfigError, match=r"^model.layers\[7\].rate=inf is not allowed: .* finite"):
         validate(raw)
+
+
+def test_flips_are_refused_for_digits_naming_the_key():
+    with pytest.raises(ConfigError, match=r"data.augment.flip=True is not allowed: a mirrored"):
+        validate(compose(["data.augment.flip=true"]))
+    cfg = validate(compose(["data=fashion_mnist", "data.augment.flip=true"]))
+    assert cfg.data.augment.flip and cfg.data.name.value == "fashion_mnist"

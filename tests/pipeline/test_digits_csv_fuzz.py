@@ -1,7 +1,7 @@
 """Fuzzing the CSV reader and the prepare stage: valid files, damaged at random.
 
-A valid file in any accepted form (either layout, with or without labels, LF, CRLF or CR, a
-quoted header or not, plain or gzip) is damaged at the byte, cell, line or header level. The
+A valid file in any accepted form (any of the three layouts, with or without labels, LF, CRLF or
+CR, a quoted header or not, plain or gzip) is damaged at the byte, cell, line or header level. The
 property: either the reader returns exactly what ``tests/pipeline/csv_reference.py`` (an
 independent plain reader) reads, or both refuse it, the reader with one line naming the file (and
 the line and column of a damaged cell). ``prepare`` then exits 1 with one ``error: <file>: ...``
@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.data.image_csv import DataError, read_digits_csv
 from tests.pipeline import csv_reference
-from tests.pipeline.csv_reference import KAGGLE_NAMES, MNIST_NAMES, Refused
+from tests.pipeline.csv_reference import KAGGLE_FASHION_NAMES, KAGGLE_NAMES, MNIST_NAMES, Refused
 
 TRICKY_CELLS = [
     *[
@@ -57,7 +57,7 @@ def valid_files(draw) -> dict:
     return {
         "labels": rng.integers(0, 10, n).tolist(),
         "pixels": rng.integers(0, 256, (n, 784)).tolist(),
-        "layout": draw(st.sampled_from(["mnist", "kaggle"])),
+        "layout": draw(st.sampled_from(["mnist", "kaggle", "kaggle_fashion"])),
         "labelled": draw(st.booleans()),
         "line_ending": draw(st.sampled_from(["\n", "\r\n", "\r"])),
         "quoted_header": draw(st.booleans()),  # as R's write.csv writes it
@@ -67,7 +67,9 @@ def valid_files(draw) -> dict:
 
 def text_lines(spec: dict) -> list[list[str]]:
     """The file as lines of cells, header first."""
-    names = MNIST_NAMES if spec["layout"] == "mnist" else KAGGLE_NAMES
+    names = {"mnist": MNIST_NAMES, "kaggle": KAGGLE_NAMES, "kaggle_fashion": KAGGLE_FASHION_NAMES}[
+        spec["layout"]
+    ]
     label = ["label"] if spec["labelled"] else []
     header = label + names
     lines = [[f'"{name}"' for name in header] if spec["quoted_header"] else header]

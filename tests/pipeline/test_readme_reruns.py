@@ -84,7 +84,7 @@ def test_evaluate_prints_its_report_and_writes_every_file_of_the_table(two_runs)
         with Image.open(reports / figure) as image:
             assert image.format == "PNG"
     classes = (reports / "classes.csv").read_text().splitlines()
-    assert classes[0] == "digit,precision,recall,f1,support" and len(classes) == 11
+    assert classes[0] == "class,precision,recall,f1,support" and len(classes) == 11
     metrics = json.loads((reports / "metrics.json").read_text())
     assert set(metrics["test"]) >= {"accuracy", "loss"} and set(metrics["val"]) >= {
         "accuracy",

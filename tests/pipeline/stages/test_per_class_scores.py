@@ -4,6 +4,7 @@ confusion matrix (which swaps precision and recall) fails here."""
 import numpy as np
 import pandas as pd
 
+from pipeline.data.catalog import MNIST
 from pipeline.stages.evaluate import per_class_scores
 
 # rows = true class, columns = predicted (tests/scratchnn/test_metrics.py builds it from labels)
@@ -26,13 +27,13 @@ def loop_scores(confusion: np.ndarray) -> list[tuple[float, float, float, int]]:
 
 
 def test_per_class_scores_by_hand():
-    table = per_class_scores(CONFUSION)
+    table = per_class_scores(CONFUSION, MNIST.classes)
     # class 0: predicted 0 twice, both right (precision 1); 3 images, 2 found (recall 2/3)
     # class 1: predicted twice, once right (1/2); 2 images, 1 found (1/2)
     # class 2: predicted twice, once right (1/2); 1 image, found (1)
     expected = pd.DataFrame(
         {
-            "digit": [0, 1, 2],
+            "class": list(MNIST.classes[:3]),
             "precision": [1.0, 0.5, 0.5],
             "recall": [2 / 3, 0.5, 1.0],
             "f1": [0.8, 0.5, 2 / 3],
@@ -48,6 +49,6 @@ def test_per_class_scores_match_the_definitions_on_random_matrices():
         confusion = rng.integers(0, 5, size=(10, 10))
         confusion[rng.integers(10)] = 0  # a class with no images
         confusion[:, rng.integers(10)] = 0  # a class never predicted
-        table = per_class_scores(confusion)
+        table = per_class_scores(confusion, MNIST.classes)
         got = table[["precision", "recall", "f1", "support"]].to_numpy()
         np.testing.assert_allclose(got, np.array(loop_scores(confusion)), rtol=1e-12)

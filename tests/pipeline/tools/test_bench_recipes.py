@@ -17,7 +17,10 @@ from pipeline.tools.bench_recipes import (
 
 def test_recipes_are_files_of_conf_experiment():
     assert parse_args(["--recipes", "cnn,mlp_best"]).recipes == ["cnn", "mlp_best"]
-    assert parse_args([]).recipes == ["mlp_best", "cnn", "cnn_augmented"]
+    assert parse_args([]).recipes == [
+        *("mlp_best", "cnn", "cnn_augmented"),
+        *("fashion", "fashion_mlp", "fashion_cnn"),
+    ]
     with pytest.raises(argparse.ArgumentTypeError, match=r"conf/experiment/nope.yaml"):
         recipe_names("cnn,nope")
 
