@@ -57,6 +57,12 @@ def make(root: Path, target: str) -> str:
     return result.stdout + result.stderr
 
 
+def reran(output: str) -> list[str]:
+    """The stages that reran, but check_params: it checks params.yaml for unknown keys
+    whenever that file changed, and has nothing to do with the way back."""
+    return [stage for stage in stages_run(output) if stage != "check_params"]
+
+
 def committed_baseline(root: Path) -> None:
     """The repository as a clone holds it: the tiny recipe run once, params.yaml, dvc.lock and
     reports/ committed."""
@@ -69,7 +75,7 @@ def committed_baseline(root: Path) -> None:
         del pipeline["stages"][stage]
     (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
     run(root, "python", "-m", "pipeline.tools.params", "experiment=tiny")
-    assert stages_run(run(root, "dvc", "repro")) == ["prepare", "train", "evaluate", "predict"]
+    assert reran(run(root, "dvc", "repro")) == ["prepare", "train", "evaluate", "predict"]
     commit(root)
     with_environment(root)
 
@@ -88,7 +94,7 @@ def test_make_baseline_after_a_successful_and_a_refused_experiment(project):  # 
 
     # a learning rate changes the model, so predict reruns too (README: the pipeline)
     tried = run(project, "dvc", "exp", "run", "-S", "experiment=tiny", "-S", "optimizer.lr=0.005")
-    assert stages_run(tried) == ["train", "evaluate", "predict"]
+    assert reran(tried) == ["train", "evaluate", "predict"]
     shown = make(project, "exps")
     assert max(len(line.rstrip()) for line in shown.splitlines()) <= 120  # COLUMNS=120
     header = next(line for line in shown.splitlines() if "Experiment" in line).split()
@@ -105,19 +111,19 @@ def test_make_baseline_after_a_successful_and_a_refused_experiment(project):  # 
     assert f"\n  {'   '.join(header[:1])}" in guide and "   ".join(header[1:]) in guide
 
     back = make(project, "baseline")  # everything is in this machine's cache: nothing reruns
-    assert stages_run(back) == [] and "done: test accuracy" in back
+    assert reran(back) == [] and "done: test accuracy" in back
     assert_at_the_baseline(project, model)
 
     refused = attempt(project, "dvc", "exp", "run", "-S", "experiment=tiny", "-S", "optimizer.lr=0")
     assert refused.returncode != 0
     error = next(line for line in refused.stderr.splitlines() if line.startswith("error:"))
     assert error.endswith("`make baseline` brings back the committed one and its results")
-    assert stages_run(make(project, "baseline")) == []
+    assert reran(make(project, "baseline")) == []
     assert_at_the_baseline(project, model)
 
     # another machine: the committed model was never in its DVC cache (`git checkout` and
     # `dvc checkout` alone left models/ empty there); `make baseline` trains what is missing
     shutil.rmtree(project / ".dvc" / "cache")  # objects and run cache alike
     again = make(project, "baseline")  # the prepared data, not in the cache either, is remade
-    assert stages_run(again) == ["prepare", "train", "evaluate", "predict"]
+    assert reran(again) == ["prepare", "train", "evaluate", "predict"]
     assert_at_the_baseline(project, model)  # the same machine: the same bits
