@@ -90,6 +90,20 @@ def write_digits_csv(
     return pixels, labels
 
 
+@pytest.fixture(scope="session")
+def mnist_csvs(tmp_path_factory) -> tuple[Path, Path]:
+    """The real MNIST CSVs: the project's own after `make run`, else fetched (about 20 s)."""
+    from pipeline.config import PROJECT_ROOT
+
+    raw = PROJECT_ROOT / "data" / "raw"
+    if not all((raw / f"mnist_{split}.csv").is_file() for split in ("train", "test")):
+        from pipeline.stages.fetch import fetch
+
+        raw = tmp_path_factory.mktemp("raw")
+        fetch(raw)
+    return raw / "mnist_train.csv", raw / "mnist_test.csv"
+
+
 @pytest.fixture
 def small_csvs(tmp_path: Path) -> tuple[Path, Path]:
     """A 300-row training CSV and a 100-row test CSV (mnist layout) in tmp_path/csv."""

@@ -13,6 +13,7 @@ PAGES = (
     "pipeline.md",
     "configuration.md",
     "library.md",
+    "adding-a-layer.md",
     "inside.md",
     "tracking.md",
     "sweeps.md",

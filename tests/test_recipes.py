@@ -22,18 +22,6 @@ from pipeline.stages.train import train
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def mnist_csvs(tmp_path_factory) -> tuple[Path, Path]:
-    """The real MNIST CSVs: the project's own after `make run`, else fetched (about 20 s)."""
-    raw = PROJECT_ROOT / "data" / "raw"
-    if not all((raw / f"mnist_{split}.csv").is_file() for split in ("train", "test")):
-        from pipeline.stages.fetch import fetch
-
-        raw = tmp_path_factory.mktemp("raw")
-        fetch(raw)
-    return raw / "mnist_train.csv", raw / "mnist_test.csv"
-
-
 def prepared(tmp_path: Path, csvs: tuple[Path, Path], *overrides: str):
     cfg = validate(
         compose(

@@ -3,6 +3,7 @@
 python -m pipeline.tools.bench_recipes                         # every recipe of DEFAULT_RECIPES
 python -m pipeline.tools.bench_recipes --recipes cnn           # one of them
 python -m pipeline.tools.bench_recipes --recipes mlp_best,cnn train.epochs=2 --output other.json
+python -m pipeline.tools.bench_recipes --recipes vit --models examples/models   # keep the weights
 
 Each recipe runs as a one-job ``python -m pipeline.tools.sweep -m experiment=<name>`` on the
 project's prepared data (run ``make run`` first; the Fashion-MNIST recipes prepare their own
@@ -10,13 +11,16 @@ from ``data/raw/fashion_mnist_*.csv``: run ``dvc exp run -S data=fashion_mnist``
 same ``train`` and ``evaluate`` as ``dvc exp run -S experiment=<name>``, with the same weights,
 into a temporary sweep folder and a temporary MLflow store, never the project's. For each: the
 test accuracy on the official 10,000 images, the epochs' own seconds (validation included) and
-the peak memory of the largest process. Writes ``reports/recipes.json``; the README's recipe
-table quotes it, and ``tests/test_readme_numbers.py`` checks that it does.
+the peak memory of the largest process. Writes ``reports/recipes.json``, replacing the rows of
+the recipes it ran and keeping the others; the README's recipe table quotes it, and
+``tests/test_readme_numbers.py`` checks that it does. ``--models DIR`` keeps each recipe's
+trained weights as ``DIR/<recipe>.npz`` (the model zoo, ``examples/models/``).
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,13 +72,27 @@ def job_metrics(sweep_dir: Path) -> dict[str, Any]:
     return json.loads(metrics_file.read_text())
 
 
-def measure_recipe(recipe: str, overrides: Sequence[str], folder: Path) -> dict[str, Any]:
+def keep_model(sweep_dir: Path, destination: Path) -> None:
+    """Copy the one job's trained weights to ``destination`` (a temporary name, then a rename)."""
+    (model_file,) = sweep_dir.glob("*/model.npz")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.partial")
+    shutil.copyfile(model_file, partial)
+    partial.replace(destination)
+
+
+def measure_recipe(
+    recipe: str, overrides: Sequence[str], folder: Path, models: Path | None = None
+) -> dict[str, Any]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
+    load_before = round(os.getloadavg()[0], 1)
     sweep_dir = folder / recipe
     command = recipe_command(recipe, overrides, sweep_dir)
     output, seconds, peak_bytes = run_measured(command, env)
     epochs = epoch_seconds(output)
     test = job_metrics(sweep_dir)["test"]
+    if models is not None:
+        keep_model(sweep_dir, models / f"{recipe}.npz")
     return {
         "command": " ".join(command[1:-1]),
         "test_accuracy": test["accuracy"],
@@ -84,6 +102,7 @@ def measure_recipe(recipe: str, overrides: Sequence[str], folder: Path) -> dict[
         "median_epoch_seconds": sorted(epochs)[len(epochs) // 2] if epochs else None,
         "wall_seconds": round(seconds, 1),
         "peak_memory_gb": round(peak_bytes / 1e9, 2),
+        "load_average_before": load_before,
     }
 
 
@@ -117,17 +136,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"comma-separated names in conf/experiment/ (default: {','.join(DEFAULT_RECIPES)})",
     )
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--models", type=Path, default=None, help="keep each recipe's weights as DIR/<recipe>.npz"
+    )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every recipe")
     return parser.parse_args(argv)
+
+
+def earlier_rows(output: Path) -> dict[str, Any]:
+    """The recipes an earlier run of the bench measured, to keep beside this run's."""
+    if not output.is_file():
+        return {}
+    try:
+        earlier = json.loads(output.read_text())
+    except json.JSONDecodeError as error:
+        raise PipelineError(f"{output}: not JSON ({error}); move it away to start afresh") from None
+    return {name: row for name, row in earlier.items() if isinstance(row, dict)}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     results: dict[str, Any] = {"load_average_before": round(os.getloadavg()[0], 1)}
+    results.update(earlier_rows(args.output))
     with tempfile.TemporaryDirectory(prefix="bench-recipes-") as tmp:
         for recipe in args.recipes:
             print(f"{recipe}: python -m pipeline.tools.sweep -m experiment={recipe}", flush=True)
-            results[recipe] = measure_recipe(recipe, args.overrides, Path(tmp))
+            results[recipe] = measure_recipe(recipe, args.overrides, Path(tmp), args.models)
             print(report_line(recipe, results[recipe]), flush=True)
     results["load_average_after"] = round(os.getloadavg()[0], 1)
     write_json(args.output, results)

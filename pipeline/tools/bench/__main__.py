@@ -11,9 +11,10 @@ shapes and layouts: per batch the forward products ``a @ W``, the weight gradien
 and the input gradients ``dy @ W.T`` of every layer but the first (nobody needs d(loss)/d(pixels)).
 Every training epoch is reported as a multiple of it; the rest (bias adds, ReLU, softmax, the
 optimiser, shuffling, Python) is overhead. The CNN section (``cnn.py``; ``--no-cnn`` skips it)
-does the same for ``experiment=cnn`` at its im2col shapes; the sequence sections
-(``sequence.py``; ``--no-sequence`` skips them) for training steps of ``experiment=lstm`` and
-``experiment=vit``, against the products their own layers make, recorded from one step.
+does the same for ``experiment=cnn`` at its im2col shapes; the sections of the newer families
+(``families.py``; ``--no-families`` skips them) for training steps of ``experiment=lstm``,
+``experiment=vit`` and ``experiment=resnet``, against the products their own layers make,
+recorded from one step.
 Other programs on the machine make timings noisy, so each round times the floor right before the
 epochs it is compared with, a ratio is taken within its round, and every figure is the median
 over the rounds, after a warm-up round.
@@ -38,6 +39,7 @@ from pipeline.data.artifacts import N_CLASSES, load_split
 from pipeline.io import write_json
 from pipeline.tools.bench.cnn import RECIPE, measure_cnn
 from pipeline.tools.bench.epochs import BATCH_SIZES, DTYPES, batch_name, measure_batch_size
+from pipeline.tools.bench.families import FAMILIES, measure_family
 from pipeline.tools.bench.machine import (
     OPENBLAS_VARIABLES,
     machine_facts,
@@ -45,7 +47,6 @@ from pipeline.tools.bench.machine import (
     subnormal_slowdown,
 )
 from pipeline.tools.bench.report import check_targets, compare_lines, report_lines
-from pipeline.tools.bench.sequence import FAMILIES, measure_family
 from pipeline.tools.bench.stages import CHILDREN, in_child, time_loading
 
 DEFAULT_OUTPUT = "reports/benchmark.json"
@@ -86,9 +87,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-cnn", action="store_true", help="skip the CNN section (experiment=cnn, ~2 minutes)"
     )
     parser.add_argument(
-        "--no-sequence",
+        "--no-families",
         action="store_true",
-        help="skip the LSTM and ViT sections (experiment=lstm, vit; ~1 minute)",
+        help="skip the LSTM, ViT and ResNet sections (experiment=lstm, vit, resnet; ~2 minutes)",
     )
     parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="compare two results")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -136,8 +137,8 @@ def benchmark(args: argparse.Namespace, echo: Callable[[str], None] = print) -> 
         results["runs"].update(runs)
     if not args.no_cnn:
         results["cnn"] = measure_cnn(x, y, overrides, args.warmup, min(args.repeats, 3), echo)
-    if not args.no_sequence:
-        results["sequence"] = {
+    if not args.no_families:
+        results["families"] = {
             family: measure_family(family, x, y, overrides, args.warmup, min(args.repeats, 3), echo)
             for family in FAMILIES
         }

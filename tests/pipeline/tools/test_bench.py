@@ -9,7 +9,7 @@ import pytest
 
 import scratchnn as sn
 from pipeline.tools.bench import __main__ as bench
-from pipeline.tools.bench import cnn, floor, machine, sequence, stages
+from pipeline.tools.bench import cnn, families, floor, machine, stages
 from tests.conftest import digit_images, random_prepared
 
 
@@ -96,8 +96,8 @@ def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys,
     assert section["augmentation"]["seconds_per_epoch"] > 0
     assert "cnn epoch / its GEMM floor" in results["targets"]
     printed = capsys.readouterr().out
-    for family in ("lstm", "vit"):
-        section = results["sequence"][family]
+    for family in ("lstm", "vit", "resnet"):
+        section = results["families"][family]
         assert section["recipe"] == f"experiment={family}" and section["steps"] == 1
         assert section["ratio_to_floor"] > 0 and section["floor"]["flops"] > 0
         assert f"{family} steps / their GEMM floor" in results["targets"]
@@ -111,7 +111,7 @@ def test_a_run_writes_every_configuration_and_target(prepared, tmp_path, capsys,
 def test_compare_lists_both_results(prepared, tmp_path, capsys):
     output = tmp_path / "bench.json"
     arguments = ["--prepared", str(prepared), "--batch-sizes", "full", "--dtypes", "float32"]
-    arguments += ["--repeats", "1", "--warmup", "0", "--no-stages", "--no-cnn", "--no-sequence"]
+    arguments += ["--repeats", "1", "--warmup", "0", "--no-stages", "--no-cnn", "--no-families"]
     arguments += ["--output", str(output)]
     bench.main(arguments)
     capsys.readouterr()
@@ -215,7 +215,7 @@ def test_sweep_benchmark_commands_and_report(tmp_path):
     assert "speed-up: 1.60x" in bench_sweep.report(results)
 
 
-def test_the_sequence_floor_records_every_product_of_a_training_step():
+def test_the_recorded_floor_records_every_product_of_a_training_step():
     """An LSTM of 4 steps, then a dense layer: x @ W once for all steps, h @ U at each step,
     back through time da @ U.T at each step but the first (nobody needs dL/dh_0), then dU, dW
     and db at once (the LSTM is the first layer: no dx); the dense layer's four; the loss's
@@ -226,11 +226,31 @@ def test_the_sequence_floor_records_every_product_of_a_training_step():
         rng=np.random.default_rng(0),
     )
     x = np.random.default_rng(1).random((6, 20), dtype=np.float32)
-    products = sequence.step_products(network, x, np.arange(6))
+    products = families.step_products(network, x, np.arange(6))
     assert len(products) == (1 + 4) + (3 + 3) + 4 + 1
     lstm = network.layers[0]
     assert sum(b is lstm.U for _, b, _ in products) == 4  # the forward steps' h @ U
     recurrent_flops = 2 * 6 * 3 * 12 * (4 + 3)  # (6, 3) @ (3, 12): 4 forward, 3 backward
-    assert sequence.flops(products[1:5]) == 2 * 6 * 3 * 12 * 4
-    assert sequence.flops(products) > recurrent_flops
-    assert sequence.replay(products, steps=2) > 0
+    assert families.flops(products[1:5]) == 2 * 6 * 3 * 12 * 4
+    assert families.flops(products) > recurrent_flops
+    assert families.replay(products, steps=2) > 0
+
+
+def test_the_recorded_floor_holds_a_convolutions_im2col_products():
+    """A 3x3 convolution of 2 filters over 6x6 grey images, then a dense layer: forward
+    cols @ W (cols: 6 images x 36 pixels, 9 values each), the weights' cols.T @ dy and the
+    biases' ones @ dy (the first layer: no dx); the dense layer's four; the loss's one."""
+    network = sn.build_network(
+        [
+            {"type": "conv2d", "filters": 2, "kernel": 3, "padding": 1},
+            {"type": "flatten"},
+            {"type": "dense", "units": 10},
+        ],
+        (6, 6, 1),
+        rng=np.random.default_rng(0),
+    )
+    x = np.random.default_rng(1).random((6, 36), dtype=np.float32)
+    products = families.step_products(network, x, np.arange(6))
+    assert len(products) == 3 + 4 + 1
+    assert families.flops(products[:1]) == 2 * (6 * 36) * 9 * 2
+    assert products[0][1] is network.layers[0]._W_matrix

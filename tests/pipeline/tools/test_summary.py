@@ -1,6 +1,7 @@
 """The lines `make run` and `make baseline` end with (pipeline/tools/summary.py), on a copy of
 params.yaml and reports/ in a fresh git repository."""
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -9,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import PROJECT_ROOT, PipelineError
-from pipeline.tools.summary import EXPERIMENT, MACHINE_BITS, NEXT_STEPS, summary_lines
+from pipeline.tools.summary import (
+    EXPERIMENT,
+    MACHINE_BITS,
+    NEXT_STEPS,
+    RUN_ID_ONLY,
+    summary_lines,
+)
 
 
 def git(root: Path, *args: str) -> None:
@@ -19,7 +26,7 @@ def git(root: Path, *args: str) -> None:
 @pytest.fixture
 def committed(tmp_path: Path) -> Path:
     """params.yaml, dvc.lock and reports/metrics.json as committed, in a git repository."""
-    for name in ("params.yaml", "dvc.lock", "reports/metrics.json"):
+    for name in ("params.yaml", "dvc.lock", "reports/metrics.json", "reports/run.json"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PROJECT_ROOT / name, tmp_path / name)
     git(tmp_path, "init", "-q")
@@ -48,6 +55,29 @@ def test_the_summary_says_what_the_changed_files_are(committed):
     params.write_text(params.read_text().replace("lr: 0.002", "lr: 0.005"))
     assert summary_lines(committed)[-1] == EXPERIMENT  # an experiment's, whatever the lock
     assert "make baseline" in EXPERIMENT and "docs/newcomer.md" in MACHINE_BITS
+
+
+def test_a_fresh_clones_run_here_differs_only_in_its_mlflow_run_id(committed):
+    """Trained afresh on this machine: the same bits, but a new MLflow run, whose ID is in
+    reports/run.json and whose hash dvc.lock records (twice: train's output, evaluate's input)."""
+    run_file = committed / "reports" / "run.json"
+    lock = committed / "dvc.lock"
+    before = hashlib.md5(run_file.read_bytes()).hexdigest()
+    run = json.loads(run_file.read_text())
+    run_file.write_text(json.dumps({**run, "run_id": "0" * 32}, indent=2) + "\n")
+    after = hashlib.md5(run_file.read_bytes()).hexdigest()
+    assert lock.read_text().count(before) == 2
+    lock.write_text(lock.read_text().replace(before, after))
+    assert summary_lines(committed)[-1] == RUN_ID_ONLY
+    trained = lock.read_text()
+    lock.write_text(trained.replace("seed: 0", "seed: 1", 1))  # any other change
+    assert summary_lines(committed)[-1] == MACHINE_BITS
+    lock.write_text(trained)
+    metrics = committed / "reports" / "metrics.json"
+    metrics.write_text(json.dumps(json.loads(metrics.read_text())))  # a report changed too
+    assert summary_lines(committed)[-1] == MACHINE_BITS
+    assert "docs/newcomer.md" in RUN_ID_ONLY
+    assert RUN_ID_ONLY in (PROJECT_ROOT / "docs" / "newcomer.md").read_text()
 
 
 def test_the_summary_reports_the_split_evaluate_used_and_needs_its_metrics(committed):

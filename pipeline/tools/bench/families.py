@@ -1,11 +1,13 @@
-"""The sequence sections: training steps of ``experiment=lstm`` and ``experiment=vit``, each
-against the GEMM floor of its own matrix products.
+"""The sections of the newer families: training steps of ``experiment=lstm``,
+``experiment=vit`` and ``experiment=resnet``, each against the GEMM floor of its own matrix
+products.
 
 Here the floor is recorded rather than rebuilt layer by layer as the CNN section does: one
 training step runs with ``np.matmul`` wrapped, and the wrapper keeps every product's operands
 ``(a, b, out)``, the very arrays the layers use, so the replay has their shapes, strides and
 layouts exactly (the recurrent loops' per-step products, attention's batched per-head products,
-the transposed views of the weight gradients). Replaying them alone, once per training step, is
+the transposed views of the weight gradients, the convolutions' im2col products chunk by
+chunk). Replaying them alone, once per training step, is
 what those steps cannot beat. The steps are timed as ``fit`` runs them (forward, loss,
 backward, gradient clipping, the optimiser; not the augmentation, whose cost the CNN section
 reports) over the first ``steps * batch_size`` training rows; an epoch of MNIST's 55,000
@@ -26,7 +28,7 @@ from pipeline.config import compose, validate
 from pipeline.data.artifacts import N_CLASSES
 from pipeline.network.factory import build_network, build_optimizer
 
-FAMILIES = {"lstm": "experiment=lstm", "vit": "experiment=vit"}
+FAMILIES = {"lstm": "experiment=lstm", "vit": "experiment=vit", "resnet": "experiment=resnet"}
 STEPS = 100  # training steps per round (fewer when the training rows end first)
 MNIST_TRAIN_ROWS = 55_000  # an epoch of the recipes, for the estimate
 
