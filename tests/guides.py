@@ -15,6 +15,7 @@ PAGES = (
     "library.md",
     "adding-a-layer.md",
     "inside.md",
+    "models.md",
     "tracking.md",
     "sweeps.md",
     "speed.md",

@@ -103,6 +103,7 @@ def measure_recipe(
         "wall_seconds": round(seconds, 1),
         "peak_memory_gb": round(peak_bytes / 1e9, 2),
         "load_average_before": load_before,
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS"),
     }
 
 

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from pipeline.errors import PipelineError
 from pipeline.tools.bench_recipes import (
+    earlier_rows,
     job_metrics,
+    keep_model,
     parse_args,
     recipe_command,
     recipe_names,
@@ -45,3 +48,26 @@ def test_the_one_jobs_metrics_are_read_and_reported(tmp_path):
     }  # fmt: skip
     line = report_line("cnn", result)
     assert "99.34%" in line and "15 epochs of 18.6 s (4.7 min)" in line and "0.61 GB" in line
+
+
+def test_a_recipes_weights_are_kept_under_its_name_whole_or_not_at_all(tmp_path):
+    job = tmp_path / "sweep" / "0"
+    job.mkdir(parents=True)
+    (job / "model.npz").write_bytes(b"the trained weights")
+    zoo = tmp_path / "examples" / "models"
+    keep_model(tmp_path / "sweep", zoo / "resnet.npz")
+    assert (zoo / "resnet.npz").read_bytes() == b"the trained weights"
+    assert [path.name for path in zoo.iterdir()] == ["resnet.npz"]  # no partial file left
+    assert parse_args(["--models", str(zoo)]).models == zoo
+    assert parse_args([]).models is None  # by default nothing is kept
+
+
+def test_a_run_of_some_recipes_keeps_the_other_rows_of_the_report(tmp_path):
+    report = tmp_path / "recipes.json"
+    assert earlier_rows(report) == {}
+    row = {"test_accuracy": 0.9934, "epochs": 15}
+    report.write_text(json.dumps({"load_average_before": 0.3, "cnn": row}))
+    assert earlier_rows(report) == {"cnn": row}  # the rows; the run's own figures are new
+    report.write_text("{not json")
+    with pytest.raises(PipelineError, match=r"recipes\.json: not JSON"):
+        earlier_rows(report)
