@@ -42,8 +42,10 @@ EXPS_COLUMNS = --drop '.*' --sort-by test.accuracy --sort-order desc \
 exps: $(STAMP)  ## the experiments side by side in a normal terminal: learning rate, batch size, model, accuracies
 	@dvc exp show $(EXPS_COLUMNS)
 
+# Jupyter refuses to start as root unless told: root is who runs it on a container or a CI box
+JUPYTER_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root )
 notebook: $(NOTEBOOK_STAMP)  ## JupyterLab on notebooks/tour.ipynb at http://127.0.0.1:8888 (PORT=... to change; installs JupyterLab once)
-	jupyter lab --ip 127.0.0.1 --port $(or $(PORT),8888) notebooks/tour.ipynb
+	jupyter lab --ip 127.0.0.1 --port $(or $(PORT),8888) $(JUPYTER_AS_ROOT)notebooks/tour.ipynb
 
 test: $(STAMP)  ## the whole test suite on both cores (what .ci/run runs)
 	pytest -n 3
