@@ -254,7 +254,10 @@ def outage_at_epoch_3(folder: Path, small_csvs, server: MlflowServer) -> None:
     process.send_signal(signal.SIGCONT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
-    assert "Traceback" not in err and err.count("warning: logging epoch") == 1, err
+    # one warning, whichever call meets the dead server first: the epoch's metrics ("logging
+    # epoch 3") or the per-layer statistics ("logging metrics of step 4"), by where the pause fell
+    failed = [line for line in err.splitlines() if line.startswith("warning: logging ")]
+    assert "Traceback" not in err and len(failed) == 1, err
     assert "nothing more is logged to run" in err and "is incomplete" in err
     assert f"epoch {epochs}/{epochs}" in out
     assert sn.load_weights(folder / "models" / "model.npz").layer_sizes == [784, 16, 10]
