@@ -41,3 +41,20 @@ def section(text: str, heading: str) -> str:
     start = text.index(f"\n{heading}\n") + len(heading) + 2
     following = re.search(r"\n#{1,3} ", text[start:])
     return text[start : start + following.start()] if following else text[start:]
+
+
+def table(markdown: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The column names of ``markdown``'s table (its lines that start with ``| ``) and each row
+    as a dict by them; a row with another number of cells fails."""
+    header, *body = [line for line in markdown.splitlines() if line.startswith("| ")]
+    names = cells(header)
+    rows = []
+    for line in body:
+        row = cells(line)
+        assert len(row) == len(names), f"a row of {len(row)} cells: {line}"
+        rows.append(dict(zip(names, row, strict=True)))
+    return names, rows
+
+
+def cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split(" | ")]

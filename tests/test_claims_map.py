@@ -10,7 +10,7 @@ from functools import cache
 import pytest
 
 from pipeline.config import PROJECT_ROOT
-from tests.guides import PAGES, page
+from tests.guides import PAGES, page, table
 
 CLAIMS = PROJECT_ROOT / "docs" / "claims.md"
 KINDS = {"test", "benchmark"}  # no page claims anything that neither checks
@@ -37,15 +37,8 @@ def headings(markdown: str) -> list[str]:
 
 def rows() -> list[dict[str, str]]:
     """The table's rows: page, line, section, claim, checked by, kind."""
-    table = [line for line in CLAIMS.read_text().splitlines() if line.startswith("| ")]
-    header, body = table[0], table[1:]
-    names = [cell.strip() for cell in header.strip("|").split(" | ")]
+    names, parsed = table(CLAIMS.read_text())
     assert names == ["page", "line", "section", "claim", "checked by", "kind"], names
-    parsed = []
-    for line in body:
-        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
-        assert len(cells) == len(names), f"a row of {len(cells)} cells: {line}"
-        parsed.append(dict(zip(names, cells, strict=True)))
     return parsed
 
 

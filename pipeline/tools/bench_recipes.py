@@ -20,7 +20,6 @@ trained weights as ``DIR/<recipe>.npz`` (the model zoo, ``examples/models/``).
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,10 +28,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline.cli import run_stage
 from pipeline.config import PROJECT_ROOT
 from pipeline.errors import PipelineError
-from pipeline.io import write_json
+from pipeline.io import atomic_file, write_json
 from pipeline.tools.bench_sweep import epoch_seconds
 
 DEFAULT_RECIPES = ("mlp_best", "cnn", "cnn_augmented", "fashion", "fashion_mlp", "fashion_cnn")
@@ -73,12 +74,14 @@ def job_metrics(sweep_dir: Path) -> dict[str, Any]:
 
 
 def keep_model(sweep_dir: Path, destination: Path) -> None:
-    """Copy the one job's trained weights to ``destination`` (a temporary name, then a rename)."""
+    """The one job's trained weights as ``destination``: the same arrays, zip-compressed (the
+    zoo's files live in git), written to a temp file that takes its place only when whole."""
     (model_file,) = sweep_dir.glob("*/model.npz")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f".{destination.name}.partial")
-    shutil.copyfile(model_file, partial)
-    partial.replace(destination)
+    with (
+        np.load(model_file, allow_pickle=False) as weights,
+        atomic_file(destination, what="the recipe's weights") as file,
+    ):
+        np.savez_compressed(file, **weights)
 
 
 def measure_recipe(

@@ -3,9 +3,12 @@
 
 import argparse
 import json
+import zipfile
 
+import numpy as np
 import pytest
 
+import scratchnn as sn
 from pipeline.errors import PipelineError
 from pipeline.tools.bench_recipes import (
     earlier_rows,
@@ -53,10 +56,18 @@ def test_the_one_jobs_metrics_are_read_and_reported(tmp_path):
 def test_a_recipes_weights_are_kept_under_its_name_whole_or_not_at_all(tmp_path):
     job = tmp_path / "sweep" / "0"
     job.mkdir(parents=True)
-    (job / "model.npz").write_bytes(b"the trained weights")
+    network = sn.mlp([784, 16, 10], rng=np.random.default_rng(0))
+    sn.save_weights(network, job / "model.npz")
     zoo = tmp_path / "examples" / "models"
     keep_model(tmp_path / "sweep", zoo / "resnet.npz")
-    assert (zoo / "resnet.npz").read_bytes() == b"the trained weights"
+    with np.load(job / "model.npz") as trained, np.load(zoo / "resnet.npz") as kept:
+        assert set(kept.files) == set(trained.files)
+        for name in trained.files:
+            assert np.array_equal(kept[name], trained[name])
+            assert kept[name].dtype == trained[name].dtype
+    with zipfile.ZipFile(zoo / "resnet.npz") as archive:  # compressed: the zoo lives in git
+        assert {m.compress_type for m in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert sn.load_weights(zoo / "resnet.npz").layer_sizes == [784, 16, 10]
     assert [path.name for path in zoo.iterdir()] == ["resnet.npz"]  # no partial file left
     assert parse_args(["--models", str(zoo)]).models == zoo
     assert parse_args([]).models is None  # by default nothing is kept
