@@ -83,6 +83,7 @@ class PathsConfig:
     prepared: str = MISSING  # prepare's arrays
     model: str = MISSING  # the trained weights (.npz)
     reports: str = MISSING  # history, metrics, predictions, report
+    checked: str = MISSING  # check_params's mark that params.yaml holds known keys only
 
 
 @dataclass
@@ -93,6 +94,8 @@ class AugmentConfig:
     shift: int = 0  # up to this many pixels along each axis, zeros shifted in; 0: no shifts
     rotate: float = 0.0  # up to this many degrees either way (bilinear); 0: no rotations
     flip: bool = False  # mirror left-right half the images (not for digits: see data.name)
+    elastic: float = 0.0  # elastic distortions (Simard 2003): alpha, the warp's scale; 0: none
+    elastic_sigma: float = 4.0  # how smooth the distortion field is, in pixels
 
 
 @dataclass
@@ -231,6 +234,13 @@ def check_ranges(cfg: Config) -> None:
     _check(0 <= augment.shift < 28, "data.augment.shift", augment.shift, "it must be in [0, 28)")
     _check(
         0 <= augment.rotate <= 180, "data.augment.rotate", augment.rotate, "it must be in [0, 180]"
+    )
+    _check(augment.elastic >= 0, "data.augment.elastic", augment.elastic, "it must be >= 0")
+    _check(
+        augment.elastic_sigma > 0,
+        "data.augment.elastic_sigma",
+        augment.elastic_sigma,
+        "it must be > 0 (Simard et al. used 4)",
     )
     _check(
         not augment.flip or dataset(cfg.data.name.value).flippable,

@@ -5,13 +5,14 @@ the activations, Conv2D, pooling, dropout, batch norm, then the sequence layers:
 LSTM and GRU, tokens and attention; forward next to backward, shapes in comments), ``losses``
 (softmax + cross-entropy), ``network`` (how layers share one parameter buffer), ``builder``
 (networks from lists of dicts), ``optimizers`` and ``schedules`` (how parameters move),
-``training`` (the loop), ``augment`` and ``flip``, and ``serialization``.
+``training`` (the loop), ``augment``, ``elastic`` and ``flip``, and ``serialization``.
 Nothing here imports the pipeline: the library stands on its own.
 """
 
 from scratchnn.augment import RandomShiftRotate
 from scratchnn.builder import ACTIVATIONS, build_network, check_layers, mlp
 from scratchnn.dynamics import LayerDynamics
+from scratchnn.elastic import ElasticDistortion
 from scratchnn.errors import LayerSpecError, WeightsError
 from scratchnn.flip import RandomFlip, chain
 from scratchnn.initializers import (
@@ -89,6 +90,7 @@ __all__ = [
     "Conv2D",
     "Dense",
     "Dropout",
+    "ElasticDistortion",
     "EpochMetrics",
     "Flatten",
     "GlobalAvgPool",

@@ -42,7 +42,8 @@ def test_fashion_mnist_through_dvc_repro_names_the_classes(project: Path) -> Non
     run(project, "python", "-m", "pipeline.tools.params", *overrides)
     commit(project)
     output = run(project, "dvc", "repro", "evaluate", "predict")
-    assert stages_run(output) == ["prepare", "train", "evaluate", "predict"]  # no fetch upstream
+    expected = ["check_params", "prepare", "train", "evaluate", "predict"]  # no fetch upstream
+    assert stages_run(output) == expected
     reports, names = project / "reports", FASHION_MNIST.classes
     report = (reports / "report.md").read_text()
     assert report.startswith("# Evaluation on the test split of Fashion-MNIST\n")

@@ -119,12 +119,14 @@ def test_repro_reruns_exactly_what_changed(project):
     commit(project)
 
     first = run(project, "dvc", "repro", "evaluate")
-    assert stages_run(first) == ["prepare", "train", "evaluate"]  # fetch is not upstream here
+    # check_params is upstream of prepare; fetch is not upstream here (small/ CSVs)
+    assert stages_run(first) == ["check_params", "prepare", "train", "evaluate"]
     assert "epoch 2/2" in first and "# Evaluation on the test split" in first
     assert "Data and pipelines are up to date" in run(project, "dvc", "repro", "evaluate")
 
     run(project, "python", "-m", "pipeline.tools.params", "experiment=tiny", "optimizer.lr=0.01")
-    assert stages_run(run(project, "dvc", "repro", "evaluate")) == ["train", "evaluate"]
+    changed = ["check_params", "train", "evaluate"]  # the check passes: prepare stays cached
+    assert stages_run(run(project, "dvc", "repro", "evaluate")) == changed
 
     run(
         project,
@@ -135,13 +137,14 @@ def test_repro_reruns_exactly_what_changed(project):
         "optimizer.lr=0.01",
         "data.seed=1",
     )
-    assert stages_run(run(project, "dvc", "repro", "evaluate")) == ["prepare", "train", "evaluate"]
+    all_four = ["check_params", "prepare", "train", "evaluate"]
+    assert stages_run(run(project, "dvc", "repro", "evaluate")) == all_four
 
     # back to the configuration before: DVC's run cache holds all three stages, and
     # `--no-run-cache` (README) runs them anyway
     run(project, "python", "-m", "pipeline.tools.params", "experiment=tiny", "optimizer.lr=0.01")
     again = run(project, "dvc", "repro", "--no-run-cache", "evaluate")
-    assert stages_run(again) == ["prepare", "train", "evaluate"] and "skipping run" not in again
+    assert stages_run(again) == all_four and "skipping run" not in again
 
     metrics = json.loads(run(project, "dvc", "metrics", "show", "--json"))
     values = metrics[""]["data"]["reports/metrics.json"]["data"]
@@ -353,10 +356,10 @@ def test_an_identical_configuration_comes_back_from_the_run_cache(project):
         return run(project, "dvc", "exp", "run", "evaluate", "-S", "experiment=tiny", "-S", lr)
 
     first = experiment("optimizer.lr=0.005")
-    assert stages_run(first) == ["prepare", "train", "evaluate"]
+    assert stages_run(first) == ["check_params", "prepare", "train", "evaluate"]
     first_run = json.loads((project / "reports" / "run.json").read_text())
     first_metrics = (project / "reports" / "metrics.json").read_text()
-    assert stages_run(experiment("optimizer.lr=0.01")) == ["train", "evaluate"]
+    assert stages_run(experiment("optimizer.lr=0.01")) == ["check_params", "train", "evaluate"]
 
     again = experiment("optimizer.lr=0.005")
     assert stages_run(again) == []
@@ -375,17 +378,18 @@ def test_an_identical_configuration_comes_back_from_the_run_cache(project):
 
 
 def test_a_key_the_configuration_does_not_know_stops_the_run(project):
-    """`dvc exp run -S +optimzer.lr=0.01` (a typo, with the `+` DVC's own error suggests) and the
-    same key written by hand: the run fails with one error naming the key and the nearest valid
-    one, though every stage that trains is cached (before, it exited 0: trained nothing)."""
+    """`dvc exp run train -S +optimzer.lr=0.01` (a typo, with the `+` DVC's own error suggests;
+    only the train stage and what it needs) and the same key written by hand: the run fails with
+    one error naming the key and the nearest valid one, though every stage that trains is cached
+    (before, it exited 0: trained nothing)."""
     write_digits_csv(project / "small" / "train.csv", 300, seed=1)
     write_digits_csv(project / "small" / "test.csv", 100, seed=2)
     untracked = TINY_EXPERIMENT + "tracking:\n  enabled: false\n"
     (project / "conf" / "experiment" / "tiny.yaml").write_text(untracked)
     commit(project)
-    targets = ("train", "check_params")  # all a user's `dvc exp run` would run here
+    targets = ("train",)  # one stage and what it needs: check_params is upstream of prepare
     first = run(project, "dvc", "exp", "run", *targets, "-S", "experiment=tiny")
-    assert sorted(stages_run(first)) == ["check_params", "prepare", "train"]
+    assert stages_run(first) == ["check_params", "prepare", "train"]
     commit(project)
     model = (project / "models" / "model.npz").read_bytes()
 

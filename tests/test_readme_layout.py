@@ -343,6 +343,7 @@ def test_conf_holds_the_groups_and_options_the_readme_lists():
         "prepared",
         "model",
         "reports",
+        "checked",
     }
 
 

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Callable
-from functools import partial
+from functools import partial, reduce
 from typing import Any
 
 import numpy as np
@@ -86,17 +86,20 @@ def build_network(cfg: Config, n_inputs: int, n_classes: int) -> sn.Network:
 
 def build_augment(cfg: Config) -> Callable | None:
     """The configured augmentation of training batches, or None when it moves nothing: shifts
-    and rotations, then flips (their random draws in that order, so adding flips leaves the
-    shifts and rotations drawn as before)."""
+    and rotations, then elastic distortions, then flips (their random draws in that order, so
+    adding a later one leaves the earlier ones drawn as before)."""
     augment = cfg.data.augment
     side = math.isqrt(N_PIXELS)
-    moves = None
+    steps: list[Callable] = []
     if augment.shift or augment.rotate:
-        moves = sn.RandomShiftRotate(max_shift=augment.shift, max_degrees=augment.rotate, side=side)
-    if not augment.flip:
-        return moves
-    flip = sn.RandomFlip(side)
-    return flip if moves is None else sn.chain(moves, flip)
+        steps.append(
+            sn.RandomShiftRotate(max_shift=augment.shift, max_degrees=augment.rotate, side=side)
+        )
+    if augment.elastic:
+        steps.append(sn.ElasticDistortion(augment.elastic, augment.elastic_sigma, side))
+    if augment.flip:
+        steps.append(sn.RandomFlip(side))
+    return reduce(sn.chain, steps) if steps else None
 
 
 def build_optimizer(cfg: Config, network: sn.Network) -> sn.Optimizer:

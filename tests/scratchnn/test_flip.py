@@ -40,3 +40,16 @@ def test_chained_after_shifts_the_shifts_are_drawn_as_without_flips() -> None:
         np.array_equal(o, s) or np.array_equal(o, s[:, ::-1])
         for o, s in zip(out, shifted, strict=True)
     )
+
+
+def test_elastic_distortions_chained_between_keep_the_earlier_draws() -> None:
+    """build_augment's order: shifts, elastic distortions, flips; each later step leaves the
+    random draws of the earlier ones as they were."""
+    x = np.random.default_rng(0).random((8, 28 * 28))
+    shifted = sn.RandomShiftRotate(max_shift=2)(x, np.random.default_rng(5)).copy()
+    rng = np.random.default_rng(5)
+    first = sn.RandomShiftRotate(max_shift=2)(x, rng).copy()
+    np.testing.assert_array_equal(first, shifted)
+    distorted = sn.ElasticDistortion(34, 4)(first, rng)
+    steps = [sn.RandomShiftRotate(max_shift=2), sn.ElasticDistortion(34, 4)]
+    np.testing.assert_array_equal(sn.chain(*steps)(x, np.random.default_rng(5)), distorted)
