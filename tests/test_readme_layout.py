@@ -396,6 +396,11 @@ def test_the_fashion_recipes_are_what_the_guide_says():
     assert cnn.model.layers == augmented.model.layers and cnn.data.name.value == "fashion_mnist"
     assert cnn.data.augment.flip and cnn.data.augment.shift == 1 and cnn.data.augment.rotate == 0
     assert cnn.train.epochs == 20
+    resnet, digits = (validate(compose([f"experiment={e}"])) for e in ("fashion_resnet", "resnet"))
+    assert resnet.model == digits.model and resnet.optimizer == digits.optimizer
+    assert resnet.schedule == digits.schedule and resnet.data.name.value == "fashion_mnist"
+    assert resnet.data.augment.flip and resnet.data.augment.shift == 2
+    assert resnet.data.augment.rotate == 0 and resnet.train.epochs == 15
 
 
 def test_the_resnet_recipe_is_what_the_readme_says():

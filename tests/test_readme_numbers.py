@@ -181,3 +181,33 @@ def test_the_readmes_sweep_speed_up_is_what_bench_sweep_measured():
     assert f"(median {one} s sequential and {two} s with joblib, from the seconds" in prose(
         "sweeps.md"
     )
+
+
+FASHION_TARGETS = {
+    "fashion": 0.885,
+    "fashion_mlp": 0.90,
+    "fashion_cnn": 0.92,
+    "fashion_resnet": 0.94,
+}
+FASHION_REACHED = ("fashion", "fashion_mlp", "fashion_cnn")  # fashion_resnet: not yet
+
+
+@pytest.mark.parametrize("recipe", sorted(FASHION_TARGETS))
+def test_the_fashion_table_is_what_bench_recipes_measured(recipe):
+    """docs/configuration.md, *Fashion-MNIST*: each recipe's row quotes reports/recipes.json;
+    the rows that reach their target did, and the one that does not says so."""
+    measured, target = RECIPES[recipe], FASHION_TARGETS[recipe]
+    assert measured["test_n"] == 10_000
+    reached = measured["test_accuracy"] >= target
+    assert reached == (recipe in FASHION_REACHED)
+    (row,) = [
+        line
+        for line in page("configuration.md").splitlines()
+        if line.startswith("| ") and f"`experiment={recipe}`" in line.split(" | ")[0]
+    ]
+    verdict = "" if reached else ": not reached"
+    accuracy = f"**{measured['test_accuracy'] * 100:.2f} %**{verdict}"
+    assert f"| ≥ {target * 100:.1f} % | {accuracy} |" in row
+    minutes = measured["training_seconds"] / 60
+    epochs = f"{measured['epochs']} epochs of {measured['median_epoch_seconds']:.1f} s"
+    assert f"| {minutes:.1f} min ({epochs}" in row
