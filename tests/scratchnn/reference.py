@@ -1,6 +1,9 @@
-"""Textbook versions of convolution and pooling: loops over every output value, written to be
-read, not to be fast. The library's vectorised layers are tested against them (and against
-finite differences). Shapes are channels last: x (n, h, w, c), W (k, k, c, filters)."""
+"""Textbook versions of convolution, pooling, the augmentations and the sequence layers: loops
+over every output value, written to be read, not to be fast. The library's vectorised layers
+are tested against them (and against finite differences). Shapes are channels last:
+x (n, h, w, c), W (k, k, c, filters)."""
+
+import math
 
 import numpy as np
 
@@ -104,6 +107,36 @@ def shift_image(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
             if 0 <= r - dy < side_h and 0 <= q - dx < side_w:
                 out[r, q] = image[r - dy, q - dx]
     return out
+
+
+def smooth_by_loop(field: np.ndarray, sigma: float) -> np.ndarray:
+    """The textbook 2-D Gaussian filter, zeros beyond the border: a sum over every pixel."""
+    side = len(field)
+    radius = int(4 * sigma + 0.5)
+    weights = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    weights /= weights.sum()
+    out = np.zeros_like(field)
+    for r in range(side):
+        for q in range(side):
+            for i in range(-radius, radius + 1):
+                for j in range(-radius, radius + 1):
+                    if 0 <= r + i < side and 0 <= q + j < side:
+                        out[r, q] += weights[i + radius] * weights[j + radius] * field[r + i, q + j]
+    return out
+
+
+def read_by_loop(image: np.ndarray, y: float, x: float) -> float:
+    """One image read at the point (y, x): the 4 pixels around it, zeros outside."""
+    side = len(image)
+
+    def pixel(r: int, q: int) -> float:
+        return image[r, q] if 0 <= r < side and 0 <= q < side else 0.0
+
+    r, q = math.floor(y), math.floor(x)
+    wy, wx = y - r, x - q
+    top = pixel(r, q) * (1 - wx) + pixel(r, q + 1) * wx
+    bottom = pixel(r + 1, q) * (1 - wx) + pixel(r + 1, q + 1) * wx
+    return top * (1 - wy) + bottom * wy
 
 
 # Sequence layers: one sample, one step, one gate, one head at a time.
