@@ -93,6 +93,7 @@ class AugmentConfig:
 
     shift: int = 0  # up to this many pixels along each axis, zeros shifted in; 0: no shifts
     rotate: float = 0.0  # up to this many degrees either way (bilinear); 0: no rotations
+    scale: float = 0.0  # zoom by up to this fraction either way (0.1: 0.9x to 1.1x); 0: none
     flip: bool = False  # mirror left-right half the images (not for digits: see data.name)
     elastic: float = 0.0  # elastic distortions (Simard 2003): alpha, the warp's scale; 0: none
     elastic_sigma: float = 4.0  # how smooth the distortion field is, in pixels
@@ -235,6 +236,7 @@ def check_ranges(cfg: Config) -> None:
     _check(
         0 <= augment.rotate <= 180, "data.augment.rotate", augment.rotate, "it must be in [0, 180]"
     )
+    _check(0 <= augment.scale < 1, "data.augment.scale", augment.scale, "it must be in [0, 1)")
     _check(augment.elastic >= 0, "data.augment.elastic", augment.elastic, "it must be >= 0")
     _check(
         augment.elastic_sigma > 0,

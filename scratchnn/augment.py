@@ -1,16 +1,18 @@
-"""Data augmentation: random shifts and small rotations of square images, a batch at a time.
+"""Data augmentation: random shifts, small rotations and zooms of square images, a batch at a time.
 
-``RandomShiftRotate(max_shift=2, max_degrees=10)(x, rng)`` takes rows of flattened images
-(batch, side*side), draws for each image a shift of up to ``max_shift`` pixels along each axis
-(and an angle of up to ``max_degrees`` either way) from ``rng``, and returns the moved images in
-a buffer it reuses for the next batch. Pixels that come from outside the image are 0.
+``RandomShiftRotate(max_shift=2, max_degrees=10, max_scale=0.1)(x, rng)`` takes rows of
+flattened images (batch, side*side), draws for each image a shift of up to ``max_shift`` pixels
+along each axis (an angle of up to ``max_degrees`` either way, and a zoom factor ``z`` in
+[1 - max_scale, 1 + max_scale]) from ``rng``, and returns the moved images in a buffer it reuses
+for the next batch. Pixels that come from outside the image are 0.
 
 Every output pixel (r, q) is read from the input at the point that lands on it:
 
-    (sy, sx) = R(angle)^T ((r, q) - centre) + centre - (dy, dx)
+    (sy, sx) = R(angle)^T ((r, q) - centre) / z + centre - (dy, dx)
 
-an integer point for a pure shift (a gather: exact), anywhere for a rotation (bilinear
-interpolation of the 4 pixels around it, or the nearest one). The whole batch is done with
+an integer point for a pure shift (a gather: exact), anywhere for a rotation or a zoom (bilinear
+interpolation of the 4 pixels around it, or the nearest one). ``z`` > 1 enlarges the image
+about its centre, ``z`` < 1 shrinks it. The whole batch is done with
 a few whole-array operations on (batch, side*side) arrays, vectorised over images and pixels.
 """
 
@@ -24,8 +26,9 @@ INTERPOLATIONS = ("bilinear", "nearest")
 
 
 class RandomShiftRotate:
-    """Random shifts of up to ``max_shift`` pixels, and rotations of up to ``max_degrees``
-    degrees either way, of (batch, side*side) rows of sidexside images; see the module."""
+    """Random shifts of up to ``max_shift`` pixels, rotations of up to ``max_degrees`` degrees
+    either way and zooms by up to ``max_scale`` (a fraction of the size) either way, of
+    (batch, side*side) rows of sidexside images; see the module."""
 
     def __init__(
         self,
@@ -33,14 +36,18 @@ class RandomShiftRotate:
         max_degrees: float = 0.0,
         side: int = 28,
         interpolation: str = "bilinear",
+        max_scale: float = 0.0,
     ) -> None:
         if max_shift < 0 or max_shift >= side:
             raise ValueError(f"max_shift={max_shift} is not allowed: it must be in [0, {side})")
         if not 0 <= max_degrees <= 180:
             raise ValueError(f"max_degrees={max_degrees} is not allowed: it must be in [0, 180]")
+        if not 0 <= max_scale < 1:
+            raise ValueError(f"max_scale={max_scale} is not allowed: it must be in [0, 1)")
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation={interpolation!r}: one of {INTERPOLATIONS}")
         self.max_shift, self.max_degrees = max_shift, float(max_degrees)
+        self.max_scale = float(max_scale)
         self.side, self.interpolation = side, interpolation
         self._buffers: dict[str, RowBuffer] = {}
         rows, cols = np.divmod(np.arange(side * side), side)  # (side*side,) each
@@ -59,14 +66,17 @@ class RandomShiftRotate:
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         # x: (batch, side*side) -> (batch, side*side), in a buffer reused by the next call
-        batch, n = len(x), self.max_shift
-        if n == 0 and self.max_degrees == 0:
+        # draws: shifts, then angles, then zooms, each only when asked for (so a setting left
+        # at 0 leaves the others' draws as they were)
+        batch, n, degrees, scale = len(x), self.max_shift, self.max_degrees, self.max_scale
+        if n == 0 and degrees == 0 and scale == 0:
             return x
         shifts = rng.integers(-n, n + 1, size=(batch, 2)) if n else np.zeros((batch, 2), np.int64)
-        if self.max_degrees == 0:
+        if degrees == 0 and scale == 0:
             return self._shift(x, shifts)
-        angles = rng.uniform(-self.max_degrees, self.max_degrees, size=batch) * (math.pi / 180)
-        return self._rotate(x, shifts, angles)
+        angles = rng.uniform(-degrees, degrees, size=batch) * (math.pi / 180) if degrees else None
+        zooms = rng.uniform(1 - scale, 1 + scale, size=batch) if scale else None
+        return self._rotate(x, shifts, np.zeros(batch) if angles is None else angles, zooms)
 
     def _padded(self, x: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
         """The images inside ``pad`` zeros (batch, side + 2 pad, side + 2 pad), flattened."""
@@ -85,11 +95,16 @@ class RandomShiftRotate:
         np.add(start[:, None], self._pixel_rows * width + self._pixel_cols, out=index)
         return np.take(flat, index, out=self._take("out", batch, x.shape[1], x.dtype), mode="clip")
 
-    def _rotate(self, x: np.ndarray, shifts: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    def _rotate(
+        self, x: np.ndarray, shifts: np.ndarray, angles: np.ndarray, zooms: np.ndarray | None
+    ) -> np.ndarray:
         batch, side, pixels, dtype = len(x), self.side, x.shape[1], x.dtype
         flat, width = self._padded(x, 2)  # 2 zeros around: every clipped corner stays inside
         centre = (side - 1) / 2
-        cos, sin = np.cos(angles).astype(dtype)[:, None], np.sin(angles).astype(dtype)[:, None]
+        cos, sin = np.cos(angles), np.sin(angles)  # (batch,) each: R(angle)^T / z's entries
+        if zooms is not None:
+            cos, sin = cos / zooms, sin / zooms
+        cos, sin = cos.astype(dtype)[:, None], sin.astype(dtype)[:, None]
         up, right = (
             (self._pixel_rows - centre).astype(dtype),
             (self._pixel_cols - centre).astype(dtype),

@@ -19,7 +19,7 @@ from hypothesis import settings
 from pipeline.config import PROJECT_ROOT, compose, validate
 from pipeline.network.factory import build_network
 from pipeline.stages import plots_template
-from tests.guides import PAGES, page, section
+from tests.guides import PAGES, page, prose, section
 
 README = page("README.md")
 DVC_YAML = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
@@ -380,6 +380,24 @@ def test_the_recipes_are_what_the_readme_says():
     assert best.model.hidden_sizes == [512, 256] and best.model.dropout == 0.2
     assert best.data.augment.shift == 2 and best.data.augment.rotate == 0.0
     assert best.train.epochs == 40
+
+
+def test_the_best_recipe_is_what_the_readme_says():
+    """README, *Results*, and docs/configuration.md: cnn_augmented's stack with 32 and 64
+    filters, a dense layer of 256 and dropout 0.4, 857,930 parameters, the same augmentation
+    and optimiser, 36 epochs, 1,000 training images held out instead of 5,000."""
+    best, augmented = (validate(compose([f"experiment={e}"])) for e in ("best", "cnn_augmented"))
+    assert layer_types(best) == layer_types(augmented)
+    convs = [layer for layer in best.model.layers if layer["type"] == "conv2d"]
+    assert [(c["kernel"], c["filters"]) for c in convs] == [(5, 32), (5, 64)]
+    assert [d["units"] for d in best.model.layers if d["type"] == "dense"] == [256, 10]
+    assert best.model.layers[-2] == {"type": "dropout", "rate": 0.4}
+    assert build_network(best, 784, 10).parameter_count == 857_930
+    assert "857,930 parameters" in prose("configuration.md")
+    assert best.data.augment == augmented.data.augment
+    assert best.optimizer == augmented.optimizer and best.schedule == augmented.schedule
+    assert best.train.weight_decay == augmented.train.weight_decay == 1e-4
+    assert best.train.epochs == 36 and best.data.val_size == 1000
 
 
 def test_the_fashion_recipes_are_what_the_guide_says():

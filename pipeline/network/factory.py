@@ -85,16 +85,15 @@ def build_network(cfg: Config, n_inputs: int, n_classes: int) -> sn.Network:
 
 
 def build_augment(cfg: Config) -> Callable | None:
-    """The configured augmentation of training batches, or None when it moves nothing: shifts
-    and rotations, then elastic distortions, then flips (their random draws in that order, so
+    """The configured augmentation of training batches, or None when it moves nothing: shifts,
+    rotations and zooms, then elastic distortions, then flips (their random draws in that order, so
     adding a later one leaves the earlier ones drawn as before)."""
     augment = cfg.data.augment
     side = math.isqrt(N_PIXELS)
     steps: list[Callable] = []
-    if augment.shift or augment.rotate:
-        steps.append(
-            sn.RandomShiftRotate(max_shift=augment.shift, max_degrees=augment.rotate, side=side)
-        )
+    if augment.shift or augment.rotate or augment.scale:
+        moves = sn.RandomShiftRotate(augment.shift, augment.rotate, side, max_scale=augment.scale)
+        steps.append(moves)
     if augment.elastic:
         steps.append(sn.ElasticDistortion(augment.elastic, augment.elastic_sigma, side))
     if augment.flip:

@@ -95,6 +95,8 @@ def raw_with(dotted: str, value) -> dict:
         ("schedule.decay", float("-inf"), r"schedule.decay=-inf .* finite"),
         ("data.augment.rotate", float("nan"), r"data.augment.rotate=nan .* finite"),
         ("data.augment.elastic", -1.0, r"data.augment.elastic=-1.0 is not allowed: .* >= 0"),
+        ("data.augment.scale", 1.0, r"data.augment.scale=1.0 is not allowed: .* \[0, 1\)"),
+        ("data.augment.scale", -0.1, r"data.augment.scale=-0.1 is not allowed: .* \[0, 1\)"),
         ("data.augment.elastic_sigma", 0.0, r"data.augment.elastic_sigma=0.0 .* > 0"),
         ("optimizer.eps", float("inf"), r"optimizer.eps=inf .* finite"),
     ],

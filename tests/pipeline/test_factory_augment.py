@@ -32,3 +32,13 @@ def test_elastic_distortions_alone():
     )
     expected = sn.ElasticDistortion(20, 3)(batch(), np.random.default_rng(2))
     np.testing.assert_array_equal(bent(batch(), np.random.default_rng(2)), expected)
+
+
+def test_zooms_reach_the_shifts_and_rotations():
+    moves = ["data.augment.shift=1", "data.augment.rotate=5", "data.augment.scale=0.1"]
+    zooming = build_augment(validate(compose(moves)))
+    expected = sn.RandomShiftRotate(1, 5, max_scale=0.1)(batch(), np.random.default_rng(3))
+    np.testing.assert_array_equal(zooming(batch(), np.random.default_rng(3)), expected)
+    alone = build_augment(validate(compose(["data.augment.scale=0.15"])))
+    expected = sn.RandomShiftRotate(0, 0, max_scale=0.15)(batch(), np.random.default_rng(4))
+    np.testing.assert_array_equal(alone(batch(), np.random.default_rng(4)), expected)

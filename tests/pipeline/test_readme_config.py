@@ -59,7 +59,7 @@ def test_the_readmes_example_overrides_compose_and_validate():
     two sweeps (`model=mlp,cnn`; `model.dropout=0,0.2,0.5`, whose jobs get dropout layers of that
     rate)."""
     sets = readme_overrides()
-    assert len(sets) == 4 + 2 + 3  # four exp runs, model=mlp,cnn, three dropouts
+    assert len(sets) == 5 + 2 + 3  # five exp runs, model=mlp,cnn, three dropouts
     rates = []
     for overrides in sets:
         cfg = validate(compose(overrides))
@@ -70,7 +70,7 @@ def test_the_readmes_example_overrides_compose_and_validate():
     gelu = validate(compose(sets[0]))
     assert gelu.model.hidden_sizes == [256, 128] and gelu.model.dropout == 0.2
     assert gelu.model.activation.value == "gelu"
-    adamw = validate(compose(sets[3]))
+    adamw = validate(compose(sets[4]))
     assert adamw.optimizer.name.value == "adamw" and adamw.train.weight_decay == 0
     assert adamw.schedule.warmup_epochs == 2 and adamw.train.clip_norm == 1.0
 

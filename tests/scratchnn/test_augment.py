@@ -59,6 +59,49 @@ def test_a_small_rotation_keeps_the_centre_and_interpolates_between_pixels():
     assert 0 < out.min() < 1 and out.max() == pytest.approx(1.0)  # the corners lose some
 
 
+class Fixed:
+    """A stand-in generator: no shifts, and every ``uniform`` draw (angles, zooms) in turn from
+    ``values``; it records what was asked of it."""
+
+    def __init__(self, *values: float) -> None:
+        self.values, self.calls = list(values), []
+
+    def integers(self, low: int, high: int, size: tuple[int, int]) -> np.ndarray:
+        self.calls.append(("integers", low, high))
+        return np.zeros(size, np.int64)
+
+    def uniform(self, low: float, high: float, size: int) -> np.ndarray:
+        self.calls.append(("uniform", low, high))
+        return np.full(size, self.values.pop(0))
+
+
+@pytest.mark.parametrize(("degrees", "zoom"), [(0.0, 1.5), (0.0, 0.7), (20.0, 1.25)])
+def test_a_zoom_reads_each_pixel_where_the_map_sends_it(degrees, zoom):
+    """Output pixel (r, q) is the input read (bilinearly, zeros outside) at
+    R(angle)^T ((r, q) - centre) / zoom + centre: checked point by point against a loop."""
+    x = images(n=2)
+    augment = RandomShiftRotate(max_shift=0, max_degrees=degrees, side=8, max_scale=0.5)
+    rng = Fixed(degrees, zoom) if degrees else Fixed(zoom)  # the angle drawn is `degrees`
+    out = augment(x, rng).reshape(2, 8, 8)
+    cos, sin, centre = np.cos(np.deg2rad(degrees)), np.sin(np.deg2rad(degrees)), 3.5
+    for image, zoomed in zip(x.reshape(2, 8, 8), out, strict=True):
+        for r in range(8):
+            for q in range(8):
+                up, right = (r - centre) / zoom, (q - centre) / zoom
+                sy, sx = cos * up + sin * right + centre, -sin * up + cos * right + centre
+                assert zoomed[r, q] == pytest.approx(reference.read_by_loop(image, sy, sx))
+
+
+def test_zooms_are_drawn_last_and_only_when_asked_for():
+    """Shifts, then angles, then zooms: a recipe without zooms draws what it drew before."""
+    x = images(n=2)
+    plain, zooming = Fixed(5.0), Fixed(5.0, 1.1)
+    RandomShiftRotate(max_shift=2, max_degrees=10, side=8)(x, plain)
+    RandomShiftRotate(max_shift=2, max_degrees=10, side=8, max_scale=0.2)(x, zooming)
+    assert plain.calls == [("integers", -2, 3), ("uniform", -10.0, 10.0)]
+    assert zooming.calls == [*plain.calls, ("uniform", 0.8, 1.2)]
+
+
 def test_no_shift_no_rotation_is_the_identity_and_draws_nothing():
     rng = np.random.default_rng(0)
     state = rng.bit_generator.state
@@ -74,6 +117,8 @@ def test_no_shift_no_rotation_is_the_identity_and_draws_nothing():
         ({"max_shift": 28}, "max_shift=28"),
         ({"max_degrees": -5}, "max_degrees=-5"),
         ({"interpolation": "cubic"}, "interpolation='cubic'"),
+        ({"max_scale": -0.1}, "max_scale=-0.1"),
+        ({"max_scale": 1.0}, "max_scale=1.0"),
     ],
 )
 def test_bad_settings_are_refused(settings, message):
