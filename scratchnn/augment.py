@@ -74,9 +74,13 @@ class RandomShiftRotate:
         shifts = rng.integers(-n, n + 1, size=(batch, 2)) if n else np.zeros((batch, 2), np.int64)
         if degrees == 0 and scale == 0:
             return self._shift(x, shifts)
-        angles = rng.uniform(-degrees, degrees, size=batch) * (math.pi / 180) if degrees else None
+        angles = (
+            rng.uniform(-degrees, degrees, size=batch) * (math.pi / 180)
+            if degrees
+            else np.zeros(batch)
+        )
         zooms = rng.uniform(1 - scale, 1 + scale, size=batch) if scale else None
-        return self._rotate(x, shifts, np.zeros(batch) if angles is None else angles, zooms)
+        return self._rotate(x, shifts, angles, zooms)
 
     def _padded(self, x: np.ndarray, pad: int) -> tuple[np.ndarray, int]:
         """The images inside ``pad`` zeros (batch, side + 2 pad, side + 2 pad), flattened."""

@@ -33,32 +33,6 @@ def test_same_generator_same_output_and_the_buffer_is_reused():
     np.testing.assert_array_equal(x, images(dtype=np.float32))  # the input is left alone
 
 
-class QuarterTurns:
-    """A stand-in generator whose every angle is 90 degrees."""
-
-    def uniform(self, low: float, high: float, size: int) -> np.ndarray:
-        return np.full(size, 90.0)
-
-
-@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
-def test_a_quarter_turn_is_rot90(interpolation):
-    x = images(n=2)
-    augment = RandomShiftRotate(max_shift=0, max_degrees=90, side=8, interpolation=interpolation)
-    out = augment(x, QuarterTurns()).reshape(2, 8, 8)
-    turned = np.rot90(x.reshape(2, 8, 8), k=1, axes=(1, 2))
-    np.testing.assert_allclose(out, turned, atol=1e-12)
-
-
-def test_a_small_rotation_keeps_the_centre_and_interpolates_between_pixels():
-    x = np.zeros((1, 49))
-    x[0, 24] = 1.0  # the centre pixel of a 7x7 image
-    out = RandomShiftRotate(max_shift=0, max_degrees=10, side=7)(x, np.random.default_rng(0))
-    assert out[0, 24] > 0.9 and out.sum() == pytest.approx(1.0, abs=0.05)
-    ring = np.ones((1, 49))
-    out = RandomShiftRotate(max_shift=0, max_degrees=10, side=7)(ring, np.random.default_rng(0))
-    assert 0 < out.min() < 1 and out.max() == pytest.approx(1.0)  # the corners lose some
-
-
 class Fixed:
     """A stand-in generator: no shifts, and every ``uniform`` draw (angles, zooms) in turn from
     ``values``; it records what was asked of it."""
@@ -73,6 +47,25 @@ class Fixed:
     def uniform(self, low: float, high: float, size: int) -> np.ndarray:
         self.calls.append(("uniform", low, high))
         return np.full(size, self.values.pop(0))
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_a_quarter_turn_is_rot90(interpolation):
+    x = images(n=2)
+    augment = RandomShiftRotate(max_shift=0, max_degrees=90, side=8, interpolation=interpolation)
+    out = augment(x, Fixed(90.0)).reshape(2, 8, 8)
+    turned = np.rot90(x.reshape(2, 8, 8), k=1, axes=(1, 2))
+    np.testing.assert_allclose(out, turned, atol=1e-12)
+
+
+def test_a_small_rotation_keeps_the_centre_and_interpolates_between_pixels():
+    x = np.zeros((1, 49))
+    x[0, 24] = 1.0  # the centre pixel of a 7x7 image
+    out = RandomShiftRotate(max_shift=0, max_degrees=10, side=7)(x, np.random.default_rng(0))
+    assert out[0, 24] > 0.9 and out.sum() == pytest.approx(1.0, abs=0.05)
+    ring = np.ones((1, 49))
+    out = RandomShiftRotate(max_shift=0, max_degrees=10, side=7)(ring, np.random.default_rng(0))
+    assert 0 < out.min() < 1 and out.max() == pytest.approx(1.0)  # the corners lose some
 
 
 @pytest.mark.parametrize(("degrees", "zoom"), [(0.0, 1.5), (0.0, 0.7), (20.0, 1.25)])
